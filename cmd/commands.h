@@ -1,0 +1,18 @@
+/*
+ * The subcommands of `pivotal`, one file each (cmd/cmd_NAME.c). Each takes
+ * the arguments after its name (argv[0] is the subcommand) and returns the
+ * process exit status: 0 success, 1 failure, 2 bad usage.
+ *
+ * XX(name, function, one-line summary)
+ */
+#ifndef PV_CMD_COMMANDS_H
+#define PV_CMD_COMMANDS_H
+
+#define PV_COMMAND_MAP(XX)                                                   \
+  XX(serve, cmd_serve, "run the server: the log, the writer and the API")
+
+#define PV__XX(name, fn, summary) int fn(int argc, char **argv);
+PV_COMMAND_MAP(PV__XX)
+#undef PV__XX
+
+#endif

@@ -1,0 +1,56 @@
+#!/bin/sh
+# The whole test suite: what `make test` and `.ci/run` run.
+#   1. build/       the normal build (gcc), every suite
+#   2. build-asan/  the same suites under ASan+UBSan (meson's b_sanitize)
+#   3. build-fuzz/  when clang has libFuzzer: each fuzz target runs briefly
+# Then one closing line `N passed, N failed` over all of them; exit 1 on any
+# failure. Benchmarks are not run here (`make bench`).
+set -u
+cd "$(dirname "$0")/.."
+scripts/deps.sh || exit 1
+
+FUZZ_SECONDS=${PIVOTAL_FUZZ_SECONDS:-20}
+builds=""
+status=0
+
+setup() { # dir, meson options...
+  dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >/dev/null || return 1
+  fi
+  ninja -C "$dir" >/dev/null || { ninja -C "$dir"; return 1; }
+}
+
+run_suites() { # dir, meson test options...
+  dir=$1; shift
+  meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" >"$dir/test-output.txt" 2>&1
+  tail -n 12 "$dir/test-output.txt"
+  grep -E '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT|ERROR)' "$dir/test-output.txt" || true
+  builds="$builds $dir"
+}
+
+echo "== build (gcc)"
+setup build --buildtype=debugoptimized || status=1
+[ $status -eq 0 ] && run_suites build
+
+echo "== sanitizers (ASan+UBSan)"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+if setup build-asan --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false; then
+  run_suites build-asan --timeout-multiplier 3
+else
+  status=1
+fi
+
+if command -v clang >/dev/null 2>&1 && [ "$FUZZ_SECONDS" -gt 0 ]; then
+  echo "== fuzz (libFuzzer, ${FUZZ_SECONDS}s per target)"
+  if CC=clang CXX=clang++ setup build-fuzz --buildtype=debugoptimized \
+      -Dfuzzing_engine=libfuzzer -Db_sanitize=address,undefined -Db_lundef=false; then
+    PIVOTAL_FUZZ_SECONDS=$FUZZ_SECONDS run_suites build-fuzz --suite fuzz
+  else
+    status=1
+  fi
+fi
+
+python3 scripts/test-summary.py $builds || status=1
+exit $status
