@@ -9,7 +9,8 @@
 #define PV_CMD_COMMANDS_H
 
 #define PV_COMMAND_MAP(XX)                                                   \
-  XX(serve, cmd_serve, "run the server: the log, the writer and the API")
+  XX(serve, cmd_serve, "run the server: the log, the writer and the API")     \
+  XX(events, cmd_events, "list the event catalogue (--markdown: docs/events.md)")
 
 #define PV__XX(name, fn, summary) int fn(int argc, char **argv);
 PV_COMMAND_MAP(PV__XX)
