@@ -40,6 +40,9 @@ extern "C" {
 #define NORM_EMAIL_MAX 254
 /* RFC 5321 §4.5.3.1.1. */
 #define NORM_EMAIL_LOCAL_MAX 64
+/* Bytes of a name or job title: 255 characters (Salesforce's limit for an
+ * account name, the longest name field we know in CRMs) of up to 4 bytes. */
+#define NORM_TEXT_MAX 1020
 
 /* ---------------------------------------------------------------- domains */
 
@@ -58,10 +61,12 @@ typedef struct norm_domain {
  * "  HTTPS://user@www.Bücher.example:8443/path?q#x " -> "xn--bcher-kva.example".
  * The prefixes "www.", "mail." and "m." are removed (repeatedly) only while
  * what remains is still more than a public suffix, so "www.com" stays.
- * Returns: 0 or PV_EINVAL: invalid UTF-8, empty, an IP address, a single
- *   label ("localhost"), a label that is not a valid hostname label or
- *   IDN, too long, or only a public suffix ("co.uk").
- * Ownership: fills *out (cleared first); nothing to free.
+ * Returns: 0 or PV_EINVAL: invalid UTF-8, a control character, empty, an
+ *   IP address, a single label ("localhost"), a label that is not a valid
+ *   hostname label or IDN, too long, or only a public suffix ("co.uk");
+ *   PV_EINTERNAL if no Public Suffix List could be loaded.
+ * Ownership: fills *out, which the caller owns; on error its contents are
+ * unspecified.
  */
 int norm_domain_parse(const char *in, size_t len, norm_domain *out, pv_error *err);
 
@@ -90,9 +95,12 @@ typedef struct norm_email {
  * Quoted local parts, comments, IP-literal domains and non-ASCII local parts
  * (RFC 6531) are refused: mail systems and CRMs that receive exports mostly
  * reject them, and in imported data they are nearly always typos.
- * Returns: 0 or PV_EINVAL with the reason (no "@", empty or invalid local
- *   part, invalid domain as for norm_domain_parse, too long).
- * Ownership: fills *out (cleared first); nothing to free.
+ * Returns: 0 or PV_EINVAL with the reason (invalid UTF-8, a control
+ *   character, no "@", empty or invalid local part, invalid domain as for
+ *   norm_domain_parse, longer than NORM_EMAIL_MAX); PV_EINTERNAL if no
+ *   Public Suffix List could be loaded.
+ * Ownership: fills *out, which the caller owns; on error its contents are
+ * unspecified.
  */
 int norm_email_parse(const char *in, size_t len, norm_email *out, pv_error *err);
 
@@ -111,8 +119,8 @@ int norm_email_parse(const char *in, size_t len, norm_email *out, pv_error *err)
  * letters that Unicode does not decompose (ø ł đ ħ ŧ ı); the vowel signs of
  * Indic and other scripts are marks too but are kept, since dropping them
  * changes the name. An empty or all-space input gives two empty strings.
- * Returns: 0 or PV_EINVAL (invalid UTF-8, or a control character other
- *   than whitespace).
+ * Returns: 0 or PV_EINVAL (invalid UTF-8, a control character other than
+ *   whitespace, longer than NORM_TEXT_MAX bytes).
  * Ownership: `display` and `key` are reset, then filled; the caller owns
  * them. On error their contents are unspecified.
  */
@@ -177,7 +185,8 @@ typedef struct norm_phone {
  * Returns: 0 (valid or not) or PV_EINVAL (invalid UTF-8, a control
  *   character, empty, longer than NORM_PHONE_RAW_MAX bytes, or a
  *   default_region that is not two ASCII letters), PV_ENOMEM.
- * Ownership: fills *out (cleared first); nothing to free.
+ * Ownership: fills *out, which the caller owns; on error its contents are
+ * unspecified.
  */
 int norm_phone_parse(const char *in, size_t len, const char *default_region,
                      norm_phone *out, pv_error *err);
@@ -236,13 +245,15 @@ typedef struct norm_title {
 
 /*
  * Classifies a job title by the rule table in norm_title.c: the title is
- * folded like a name key and split into words, every rule whose words occur
- * consecutively in it matches, and seniority and department are each taken
- * from the matching rule of highest priority that sets them.
+ * folded like a name key and split into words; rules are tried from the
+ * highest priority down, a rule matches where its words occur consecutively
+ * and are not yet taken by a higher rule, and seniority and department are
+ * each set by the first matching rule that has a say on them.
  * "VP of Sales" -> vp/sales, "Chief Revenue Officer" -> c_level/sales,
  * "Sr. Software Engineer" -> senior/engineering. An empty title or one that
  * no rule matches gives unknown/unknown.
- * Returns: 0 or PV_EINVAL (as norm_name_parse).
+ * Returns: 0 or PV_EINVAL (as norm_name_parse); *out is unknown/unknown on
+ *   error.
  */
 int norm_title_classify(const char *in, size_t len, norm_title *out, pv_error *err);
 

@@ -144,6 +144,9 @@ int norm_name_parse(const char *in, size_t len, pv_buf *display, pv_buf *key,
   int rc = 0;
   pv_buf_reset(display);
   pv_buf_reset(key);
+  if (len > NORM_TEXT_MAX)
+    return pv_error_set(err, PV_EINVAL, NULL, "invalid name: longer than %d bytes",
+                        NORM_TEXT_MAX);
   int why = norm__trim(in, len, &start, &tlen);
   if (why != 0) return bad_text(err, why, "name");
 

@@ -240,8 +240,6 @@ static void rule_order_sort(void) {
 
 /* Title words considered; arbitrary, well beyond any real title. */
 #define TITLE_MAX_WORDS 48
-/* Bytes of a title considered; arbitrary, longer text is not a title. */
-#define TITLE_MAX_BYTES 512
 
 typedef struct word {
   const char *p;
@@ -272,11 +270,13 @@ int norm_title_classify(const char *in, size_t len, norm_title *out, pv_error *e
   size_t start, tlen;
   out->seniority = NORM_SENIORITY_UNKNOWN;
   out->department = NORM_DEPARTMENT_UNKNOWN;
+  if (len > NORM_TEXT_MAX)
+    return pv_error_set(err, PV_EINVAL, NULL, "invalid title: longer than %d bytes",
+                        NORM_TEXT_MAX);
   int why = norm__trim(in, len, &start, &tlen);
   if (why == -1) return pv_error_set(err, PV_EINVAL, NULL, "invalid title: not valid UTF-8");
   if (why == -2)
     return pv_error_set(err, PV_EINVAL, NULL, "invalid title: contains a control character");
-  if (tlen > TITLE_MAX_BYTES) tlen = (size_t)norm__quote_len(in + start, tlen, TITLE_MAX_BYTES);
   if (norm__fold(in + start, tlen, &folded) != 0) {
     pv_buf_release(&folded);
     return pv_error_set(err, PV_EINVAL, NULL, "invalid title: cannot be normalized");

@@ -151,6 +151,18 @@ static void test_email_length_limits(void) {
   ASSERT(strstr(err.message, "longer than 254") != NULL);
 }
 
+static void test_error_quotes_a_long_value_whole_characters(void) {
+  /* "a" then 50 "é": the 80-byte quote limit falls inside an "é" */
+  char in[128] = "a", want[160] = "invalid email address \"a";
+  for (int i = 0; i < 50; i++) strcat(in, "\xc3\xa9");
+  for (int i = 0; i < 39; i++) strcat(want, "\xc3\xa9");
+  strcat(want, "\": no \"@\"");
+  norm_email e;
+  pv_error err = PV_ERROR_INIT;
+  ASSERT_ERR(norm_email_parse(in, strlen(in), &e, &err), PV_EINVAL);
+  ASSERT_STR_EQ(err.message, want);
+}
+
 /* ---------------------------------------------------------------- domains */
 
 static const struct {
@@ -309,6 +321,12 @@ static void test_name_rejects_invalid_text(void) {
   ASSERT_ERR(norm_name_parse("Jo\x07se", 5, &display, &key, &err), PV_EINVAL);
   ASSERT_STR_EQ(err.message, "invalid name: contains a control character");
   ASSERT_ERR(norm_name_parse("Jo\0se", 5, &display, &key, &err), PV_EINVAL);
+  char long_name[NORM_TEXT_MAX + 1];
+  memset(long_name, 'a', sizeof long_name);
+  ASSERT_ERR(norm_name_parse(long_name, sizeof long_name, &display, &key, &err), PV_EINVAL);
+  ASSERT_STR_EQ(err.message, "invalid name: longer than 1020 bytes");
+  ASSERT_OK(norm_name_parse(long_name, NORM_TEXT_MAX, &display, &key, &err));
+  ASSERT_EQ(key.len, NORM_TEXT_MAX);
   pv_buf_release(&display);
   pv_buf_release(&key);
 }
@@ -500,6 +518,7 @@ static void test_title_names_and_errors(void) {
 
 TEST_MAIN(TEST(test_email_normalizes), TEST(test_email_case_and_space_variants_share_a_key),
           TEST(test_email_rejects_with_reason), TEST(test_email_length_limits),
+          TEST(test_error_quotes_a_long_value_whole_characters),
           TEST(test_domain_normalizes), TEST(test_domain_rejects_with_reason),
           TEST(test_name_display_and_key), TEST(test_name_nfc_and_nfd_are_equal),
           TEST(test_name_rejects_invalid_text), TEST(test_phone_e164),
