@@ -16,8 +16,9 @@
  * PSL choice: psl_latest(NULL) picks the newer of libpsl's built-in list
  * and Debian's `publicsuffix` package
  * (/usr/share/publicsuffix/public_suffix_list.dafsa), so an updated package
- * updates us without a rebuild; psl_builtin() is the fallback. The private section (github.io, myshopify.com) is included: a
- * shop on acme.myshopify.com belongs to acme, not to Shopify.
+ * updates us without a rebuild; psl_builtin() is the fallback. The private
+ * section (github.io, myshopify.com) is included: a shop on
+ * acme.myshopify.com belongs to acme, not to Shopify.
  *
  * Thread: the PSL context is loaded once under pthread_once and only read
  * afterwards (libpsl lookups do not modify the context). It is never freed:

@@ -55,9 +55,9 @@ const char *norm_department_name(norm_department d) {
   /* phrases that contain C-level or seniority words but are not them */     \
   RULE("executive assistant", ENTRY, OPERATIONS, 95)                          \
   RULE("assistant to", ENTRY, _, 95)                                          \
-  RULE("account executive", _, SALES, 95)                               \
-  RULE("product owner", _, PRODUCT, 95)                                 \
-  RULE("business partner", _, _, 95)                                     \
+  RULE("account executive", _, SALES, 95)                                     \
+  RULE("product owner", _, PRODUCT, 95)                                       \
+  RULE("business partner", _, _, 95)                                          \
   RULE("account manager", MANAGER, SALES, 55)                                 \
   RULE("customer success", _, CUSTOMER_SUCCESS, 25)                           \
   /* owners and the C-suite */                                                \
@@ -73,7 +73,7 @@ const char *norm_department_name(norm_department d) {
   RULE("cio", C_LEVEL, IT, 85)                                                \
   RULE("chief information officer", C_LEVEL, IT, 88)                          \
   RULE("ciso", C_LEVEL, IT, 85)                                               \
-  RULE("chief information security officer", C_LEVEL, IT, 89)                \
+  RULE("chief information security officer", C_LEVEL, IT, 89)                 \
   RULE("cmo", C_LEVEL, MARKETING, 85)                                         \
   RULE("chief marketing officer", C_LEVEL, MARKETING, 88)                     \
   RULE("coo", C_LEVEL, OPERATIONS, 85)                                        \
@@ -89,7 +89,7 @@ const char *norm_department_name(norm_department d) {
   RULE("chief product officer", C_LEVEL, PRODUCT, 88)                         \
   RULE("chief legal officer", C_LEVEL, LEGAL, 88)                             \
   RULE("general counsel", C_LEVEL, LEGAL, 80)                                 \
-  RULE("chief of staff", DIRECTOR, EXECUTIVE, 89)                          \
+  RULE("chief of staff", DIRECTOR, EXECUTIVE, 89)                             \
   RULE("chief", C_LEVEL, _, 80)                                               \
   RULE("executive director", C_LEVEL, EXECUTIVE, 80)                          \
   RULE("managing director", C_LEVEL, EXECUTIVE, 80)                           \
