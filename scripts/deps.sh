@@ -9,6 +9,7 @@ PACKAGES="
   liblmdb-dev lmdb-utils libmsgpack-dev libcjson-dev libjwt-dev
   libsodium-dev libuv1-dev libcurl4-openssl-dev libpq-dev
   postgresql postgresql-contrib node-llhttp
+  libidn2-dev libpsl-dev publicsuffix libutf8proc-dev libphonenumber-dev
 "
 
 missing=""
