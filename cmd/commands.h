@@ -9,7 +9,9 @@
 #define PV_CMD_COMMANDS_H
 
 #define PV_COMMAND_MAP(XX)                                                   \
-  XX(serve, cmd_serve, "run the server: the log, the writer and the API")
+  XX(serve, cmd_serve, "run the server: the log, the writer and the API")  \
+  XX(migrate, cmd_migrate, "apply the database schema migrations")          \
+  XX(pg, cmd_pg, "start, stop or check the embedded PostgreSQL cluster")
 
 #define PV__XX(name, fn, summary) int fn(int argc, char **argv);
 PV_COMMAND_MAP(PV__XX)
