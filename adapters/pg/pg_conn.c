@@ -81,8 +81,13 @@ int pg_result_error(pg_conn *c, const PGresult *res, pv_error *err) {
   }
   const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
   if (!sqlstate) {
-    /* No server error: libpq itself failed (lost connection, no memory). */
-    if (PQstatus(c->conn) == CONNECTION_BAD) return unavailable(c, err);
+    /* No server error: libpq itself failed (lost connection, no memory).
+     * After "server closed the connection unexpectedly" libpq may still
+     * report CONNECTION_OK; reading once more marks the connection bad
+     * (and does not block when there is nothing to read). */
+    if (PQstatus(c->conn) == CONNECTION_BAD || !PQconsumeInput(c->conn) ||
+        PQstatus(c->conn) == CONNECTION_BAD)
+      return unavailable(c, err);
     pv_error_set(err, PV_EINTERNAL, NULL, "database client failed");
     return PV_EINTERNAL;
   }

@@ -503,6 +503,9 @@ int pg_embedded_stop(const char *data_dir, bool immediate, pv_error *err) {
   pv_buf out = PV_BUF_INIT;
   if (run(&e, argv, &out) != 0 && is_running(&e)) rc = tool_failed(err, "stop", &out, &e);
   pv_buf_release(&out);
+  /* A socket directory of our own in /tmp goes with the server (rmdir
+   * leaves it when something is still inside). */
+  if (rc == 0 && strcmp(e.sock_dir, e.pgdata) != 0) rmdir(e.sock_dir);
 unlock:
   unlock(&e);
   return rc;
