@@ -50,6 +50,9 @@ start_test_pg() { # pivotal binary
   test_pg_bin=$(realpath "$1")
   test_pg_dir=$(mktemp -d /tmp/pivotal-testpg-XXXXXX) || return 1
   chmod 0711 "$test_pg_dir" # as root the cluster runs as `pivotal`, who must enter it
+  # No fsync in throwaway clusters (also those the tests make themselves):
+  # the disk is shared, and initdb's sync alone took seconds under load.
+  export PIVOTAL_PG_NO_FSYNC=1
   url=$("$test_pg_bin" pg start --data-dir "$test_pg_dir") || return 1
   export PIVOTAL_TEST_DATABASE_URL="$url" PIVOTAL_TEST_PG_DATA_DIR="$test_pg_dir"
 }

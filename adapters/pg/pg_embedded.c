@@ -377,6 +377,12 @@ static int write_file(const emb *e, const char *name, const char *text,
   return 0;
 }
 
+/* PIVOTAL_PG_NO_FSYNC=1: a throwaway cluster (see pg_embedded.h). */
+static bool no_fsync(void) {
+  const char *v = getenv("PIVOTAL_PG_NO_FSYNC");
+  return v && !strcmp(v, "1");
+}
+
 static int init_cluster(const emb *e, pv_error *err) {
   if (mkdir(e->pgdata, 0700) != 0 && errno != EEXIST)
     return pv_error_set(err, PV_EIO, NULL, "could not create \"%s\": %s", e->pgdata, strerror(errno));
@@ -387,7 +393,7 @@ static int init_cluster(const emb *e, pv_error *err) {
   join(tool, e->bin_dir, "initdb");
   const char *argv[] = {tool, "-D", e->pgdata, "-U", PG_RUN_USER, "-E", "UTF8",
                         "--locale=C.UTF-8", "--auth-local=trust",
-                        "--auth-host=reject", NULL};
+                        "--auth-host=reject", no_fsync() ? "--no-sync" : NULL, NULL};
   pv_buf out = PV_BUF_INIT;
   int rc = 0;
   if (run(e, argv, &out) != 0) {
@@ -412,6 +418,11 @@ static int start_server(const emb *e, pv_error *err) {
                        "unix_socket_directories = ");
   add_conf_quoted(&conf, e->sock_dir);
   pv_buf_addch(&conf, '\n');
+  if (no_fsync())
+    pv_buf_addstr(&conf, "# PIVOTAL_PG_NO_FSYNC=1: a throwaway cluster.\n"
+                         "fsync = off\nfull_page_writes = off\n");
+  /* synchronous_commit stays on: with it off, a commit may still sit in
+   * shared memory, and a server crash (the crash tests) would lose it. */
   int rc = write_file(e, "pivotal.conf", conf.data, false, err);
   pv_buf_release(&conf);
   if (rc) return rc;

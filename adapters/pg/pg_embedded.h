@@ -17,6 +17,11 @@
  *   file (DATA_DIR/pg.lock), so two processes starting at once share one
  *   server; a start finding the server running reuses it.
  * - The database superuser is `pivotal` whoever runs the server.
+ * - PIVOTAL_PG_NO_FSYNC=1 in the environment makes a throwaway cluster:
+ *   initdb --no-sync, fsync and full_page_writes off (written into
+ *   pivotal.conf at each start, so it follows the process that starts the
+ *   server). For tests only: a machine crash can corrupt such a cluster; a
+ *   server crash or `stop -m immediate` loses no commit.
  *
  * Thread: any thread; the functions block (initdb, pg_ctl) for up to about a
  * minute on a slow disk.

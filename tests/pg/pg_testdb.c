@@ -86,11 +86,42 @@ char *pg_testdb_create(void) {
   return with_dbname(server_url(), name, NULL);
 }
 
+/* How long a closed session may take to leave pg_stat_activity: a backend
+ * exits asynchronously after the client's Terminate message; arbitrary,
+ * far above the milliseconds it takes. */
+#define PG_TESTDB_CLOSE_WAIT_MS 10000
+
+/* Fails the case when a session on dbname is still open: every test ends
+ * with all its connections closed. */
+static void assert_no_sessions(const char *dbname) {
+  PGconn *conn = PQconnectdb(server_url());
+  if (PQstatus(conn) != CONNECTION_OK)
+    test__fail(__FILE__, __LINE__, "cannot reach the test server: %s", PQerrorMessage(conn));
+  const char *params[] = {dbname};
+  long open_sessions = 0;
+  for (int waited_ms = 0; waited_ms <= PG_TESTDB_CLOSE_WAIT_MS; waited_ms += 10) {
+    PGresult *res = PQexecParams(conn,
+                                 "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                                 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+      test__fail(__FILE__, __LINE__, "pg_stat_activity: %s", PQerrorMessage(conn));
+    open_sessions = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (open_sessions == 0) break;
+    usleep(10 * 1000);
+  }
+  PQfinish(conn);
+  if (open_sessions)
+    test__fail(__FILE__, __LINE__, "%ld session(s) still open on %s: a connection was not closed",
+               open_sessions, dbname);
+}
+
 void pg_testdb_drop(const char *conninfo) {
   char *dbname = NULL;
   free(with_dbname(conninfo, NULL, &dbname));
   if (!dbname) test__fail(__FILE__, __LINE__, "conninfo names no database");
-  server_exec("DROP DATABASE IF EXISTS ", dbname, " WITH (FORCE)");
+  assert_no_sessions(dbname);
+  server_exec("DROP DATABASE IF EXISTS ", dbname, "");
   free(dbname);
 }
 

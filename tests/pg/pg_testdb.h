@@ -38,7 +38,11 @@ bool pg_testdb_available(void);
  */
 char *pg_testdb_create(void);
 
-/* Drops the database of conninfo (WITH (FORCE): open sessions end). */
+/*
+ * Drops the database of conninfo. Fails the case when a session on it is
+ * still open (after a bounded wait for closing backends to exit): every
+ * test ends with all its connections closed.
+ */
 void pg_testdb_drop(const char *conninfo);
 
 /*

@@ -57,6 +57,10 @@ static void test_start_query_reuse_stop(void) {
   ASSERT_STR_EQ(PQgetvalue(res, 0, 1), ""); /* no TCP */
   ASSERT_STR_EQ(PQgetvalue(res, 0, 2), "UTF8");
   PQclear(res);
+  const char *no_fsync = getenv("PIVOTAL_PG_NO_FSYNC");
+  ASSERT_OK(pg_exec(c, "SELECT current_setting('fsync')", 0, NULL, &res, &err));
+  ASSERT_STR_EQ(PQgetvalue(res, 0, 0), no_fsync && !strcmp(no_fsync, "1") ? "off" : "on");
+  PQclear(res);
   exec_ok(c, "CREATE TABLE kept (x int)");
 
   /* A second start on the same data directory finds it running. */
