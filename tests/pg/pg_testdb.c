@@ -8,6 +8,8 @@
 #include "core/common/pv_buf.h"
 #include "core/common/pv_time.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,4 +145,30 @@ void pg_testdb_server_start(void) {
   if (pg_embedded_start(data_dir(), &conninfo, NULL, &err) != 0)
     test__fail(__FILE__, __LINE__, "start: %s: %s", err.message, err.detail);
   free(conninfo);
+}
+
+void pg_testdb_guard_cluster(const char *data_dir_path) {
+  int fds[2];
+  /* Close-on-exec: the servers and tools this process starts must not
+   * hold the write end, or the watcher would never see it close. */
+  if (pipe2(fds, O_CLOEXEC) != 0) test__fail(__FILE__, __LINE__, "pipe2 failed");
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) test__fail(__FILE__, __LINE__, "fork failed");
+  if (pid == 0) {
+    setsid(); /* out of the test's process group, which meson may kill */
+    close(fds[1]);
+    int devnull = open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      /* Meson reads the test's output until every holder closes it. */
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+    }
+    char byte;
+    while (read(fds[0], &byte, 1) < 0 && errno == EINTR) {
+    }
+    pg_embedded_stop(data_dir_path, true, NULL);
+    _exit(0);
+  }
+  close(fds[0]); /* fds[1] stays open until this process ends */
 }

@@ -56,6 +56,15 @@ void pg_testdb_server_stop_immediate(void);
 void pg_testdb_server_start(void);
 
 /*
+ * For a test that makes its own cluster: stops the embedded cluster of
+ * data_dir (pg_ctl stop -m immediate) when the calling test process ends,
+ * however it ends (a failed assert, the harness's timeout, meson killing
+ * the test's process group), so no server outlives its test. A watcher
+ * process in its own session waits for the test process to go away.
+ */
+void pg_testdb_guard_cluster(const char *data_dir);
+
+/*
  * Like TEST_MAIN, but the executable reports itself skipped (TAP
  * "1..0 # SKIP") when no test cluster is configured, e.g. under a bare
  * `meson test`.

@@ -6,7 +6,7 @@
  */
 #include "adapters/pg/pg_conn.h"
 #include "adapters/pg/pg_embedded.h"
-#include "tests/harness/test.h"
+#include "tests/pg/pg_testdb.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,11 +16,13 @@
 #include <unistd.h>
 
 /* A data directory under this case's temporary directory, which the
- * cluster's user (`pivotal` when we are root) must be able to enter. */
+ * cluster's user (`pivotal` when we are root) must be able to enter; its
+ * cluster is stopped when the case ends, however it ends. */
 static const char *reachable_dir(const char *name) {
   static char path[512];
   ASSERT_OK(chmod(test_tmpdir(), 0711));
   snprintf(path, sizeof path, "%s/%s", test_tmpdir(), name);
+  pg_testdb_guard_cluster(path);
   return path;
 }
 
