@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,11 @@ static int run(const emb *e, const char *const *argv, pv_buf *out) {
       _exit(127);
     }
     if (chdir("/") != 0) _exit(127);
+    /* The mask survives exec: a caller blocking SIGINT/SIGTERM for sigwait
+     * must not pass that on to the server. */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     execv(argv[0], (char *const *)argv);
     fprintf(stderr, "could not run %s: %s\n", argv[0], strerror(errno));
     _exit(127);
