@@ -10,6 +10,8 @@
 
 #define PV_COMMAND_MAP(XX)                                                   \
   XX(serve, cmd_serve, "run the server: the log, the writer and the API")     \
+  XX(migrate, cmd_migrate, "apply the database schema migrations")              \
+  XX(pg, cmd_pg, "start, stop or check the embedded PostgreSQL cluster")        \
   XX(events, cmd_events, "list the event catalogue (--markdown: docs/events.md)")
 
 #define PV__XX(name, fn, summary) int fn(int argc, char **argv);

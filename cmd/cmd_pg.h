@@ -1,0 +1,29 @@
+/*
+ * Database settings shared by the subcommands that reach PostgreSQL
+ * (migrate, pg, and later serve): where the data directory is and which
+ * database to use.
+ */
+#ifndef PV_CMD_PG_H
+#define PV_CMD_PG_H
+
+#include "core/common/pv_error.h"
+
+#include <stdbool.h>
+
+/* The data directory: flag, else PIVOTAL_DATA_DIR, else "var". */
+const char *cmd_pg_data_dir(const char *flag);
+
+/*
+ * The database to use: url_flag, else PIVOTAL_DATABASE_URL, else the
+ * embedded cluster of data_dir (started when not running).
+ * Returns: 0 or the codes of pg_embedded_start.
+ * Ownership: *conninfo_out is the caller's to free(). *started_out: this
+ * call started the embedded cluster (stop it when done).
+ */
+int cmd_pg_database(const char *url_flag, const char *data_dir,
+                    char **conninfo_out, bool *started_out, pv_error *err);
+
+/* Prints err as `error: ...`, `detail: ...`, `hint: ...` on stderr. */
+void cmd_pg_print_error(const pv_error *err);
+
+#endif
