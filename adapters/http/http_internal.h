@@ -21,6 +21,10 @@
  * responses is unsent: 256 KiB, arbitrary (a few large answers). */
 #define HTTP_WRITE_BACKLOG 262144
 
+/* Lingering close: 2 s, arbitrary (nginx's lingering_timeout is 5 s); how
+ * long a closing connection discards input so its answer is not reset. */
+#define HTTP_LINGER_MS 2000
+
 typedef struct http_conn http_conn;
 
 typedef struct http_route_stats {

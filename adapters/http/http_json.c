@@ -18,7 +18,9 @@ void http_json_escape(pv_buf *out, const char *s) {
     if (ch == '"' || ch == '\\') {
       pv_buf_addch(out, '\\');
       pv_buf_addch(out, (char)ch);
-    } else if (ch < 0x20 || ch == 0x7f) {
+    } else if (ch < 0x20 || ch >= 0x7f) {
+      /* control bytes, and bytes of non-ASCII text (kept valid JSON even
+       * when they are not valid UTF-8) */
       pv_buf_addf(out, "\\u%04x", ch);
     } else {
       pv_buf_addch(out, (char)ch);

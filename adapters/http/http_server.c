@@ -50,6 +50,8 @@ struct http_conn {
   bool closing;
   bool in_drive;
   bool close_after_write;
+  bool lingering;           /* answered, write side shut, discarding input */
+  uv_shutdown_t shutdown_req;
   bool served_one;          /* first request done: idle timeout applies */
 };
 
@@ -97,6 +99,7 @@ static const char busy_response[] =
     "\r\n" BUSY_BODY;
 
 static void conn_drive(http_conn *c);
+static void conn_linger(http_conn *c);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_close(http_conn *c);
 static void server_maybe_done(http_server *srv);
@@ -220,7 +223,7 @@ static http_request *request_new(http_conn *c) {
   req->route_index = -1;
   req->start_ns = pv_mono_ns();
   req->method = http_parse_method(p);
-  req->method_name = llhttp_method_name((llhttp_method_t)p->llhttp.method);
+  req->method_name = http_method_name(req->method);
   req->is_head = req->method == HTTP_METHOD_HEAD;
   req->has_body = http_parse_has_body(p);
   /* Take the parser's head buffer: its pointers stay valid in the request
@@ -294,7 +297,7 @@ static void on_write(uv_write_t *w, int status) {
   }
   if (c->closing) return;
   if (c->close_after_write && c->tcp.write_queue_size == 0) {
-    conn_close(c);
+    conn_linger(c);
     return;
   }
   conn_drive(c);
@@ -306,7 +309,7 @@ static void conn_write(http_conn *c, pv_buf *out) {
   if (c->tcp.write_queue_size == 0) n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
   if (n == (int)out->len) {
     pv_buf_release(out);
-    if (c->close_after_write) conn_close(c);
+    if (c->close_after_write) conn_linger(c);
     return;
   }
   if (n < 0 && n != UV_EAGAIN) {
@@ -328,8 +331,34 @@ static void conn_write(http_conn *c, pv_buf *out) {
 }
 
 static const char *status_text(int status) {
-  const char *s = llhttp_status_name((llhttp_status_t)status);
-  return s ? s : "Unknown";
+  /* llhttp_status_name() aborts on a status it does not know: keep our own. */
+  switch (status) {
+  case 100: return "Continue";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 204: return "No Content";
+  case 304: return "Not Modified";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 412: return "Precondition Failed";
+  case 413: return "Content Too Large";
+  case 415: return "Unsupported Media Type";
+  case 422: return "Unprocessable Content";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  case 507: return "Insufficient Storage";
+  default: return "Status";
+  }
 }
 
 static void date_header(http_server *srv) {
@@ -379,7 +408,10 @@ void http_respond(http_request *req, int status, const char *content_type,
   size_t bytes = out.len;
   access_log(srv, req, status, bytes, dur_ns / 1000);
 
-  if (!c->keep_alive) c->close_after_write = true;
+  if (!c->keep_alive) {
+    c->close_after_write = true;
+    uv_timer_stop(&c->timer);
+  }
   if (req->msg_complete || !c->keep_alive) {
     c->req = NULL;
     request_free(req);
@@ -399,6 +431,10 @@ static void conn_timer(http_conn *c, uint64_t ms, uint64_t repeat) {
 static void on_timer(uv_timer_t *t) {
   http_conn *c = t->data;
   http_request *req = c->req;
+  if (c->lingering) {
+    conn_close(c);
+    return;
+  }
   if (req && req->has_body && !req->msg_complete && !req->responded) {
     if (c->window_bytes >= c->srv->cfg.body_min_bytes) {
       c->window_bytes = 0;
@@ -583,6 +619,7 @@ static bool conn_blocked(const http_conn *c) {
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   http_conn *c = h->data;
   (void)suggested;
+  if (c->lingering) c->rlen = 0;
   *buf = uv_buf_init(c->rbuf + c->rlen, (unsigned)(HTTP_READ_BUF - c->rlen));
 }
 
@@ -625,7 +662,7 @@ static void conn_fail(http_conn *c, int status, const char *reason) {
 }
 
 static void conn_drive(http_conn *c) {
-  if (c->in_drive || c->closing) return;
+  if (c->in_drive || c->closing || c->lingering) return;
   c->in_drive = true;
   while (!c->closing && !conn_blocked(c) && c->roff < c->rlen) {
     size_t used = 0;
@@ -638,7 +675,7 @@ static void conn_drive(http_conn *c) {
     }
   }
   c->in_drive = false;
-  if (c->closing) return;
+  if (c->closing || c->lingering) return;
   if (c->roff == c->rlen) c->roff = c->rlen = 0;
   bool want_read = !conn_blocked(c) && c->rlen == 0;
   if (want_read && !c->reading) {
@@ -665,9 +702,35 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     conn_close(c);
     return;
   }
+  if (c->lingering) return; /* discarded */
   if (nread == 0) return;
   c->rlen += (size_t)nread;
   conn_drive(c);
+}
+
+static void on_shutdown(uv_shutdown_t *r, int status) {
+  (void)r;
+  (void)status;
+}
+
+/*
+ * Closing after an answer while the client may still be sending (a 413 or
+ * 400 in mid-body): close() with unread input makes the kernel send a RST,
+ * which can destroy the answer before the client reads it. So shut the
+ * write side (the client sees the end), discard what still arrives, and
+ * close at EOF or after HTTP_LINGER_MS -- nginx's lingering close.
+ */
+static void conn_linger(http_conn *c) {
+  if (c->lingering || c->closing) return;
+  c->lingering = true;
+  c->rlen = c->roff = 0;
+  if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+    conn_close(c);
+    return;
+  }
+  conn_timer(c, HTTP_LINGER_MS, 0);
+  if (!c->reading && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+    c->reading = true;
 }
 
 static void on_conn_closed(uv_handle_t *h) {

@@ -640,12 +640,13 @@ static void test_graceful_shutdown(void) {
   ASSERT(contains(&r.head, "connection: close"));
   ASSERT(test_wait_closed(&busy));
   test_response_release(&r);
-  /* the loop ends on its own: every handle closed */
-  test_server_stop(&ts);
-  test_client late;
-  ASSERT(test_try_connect(&late, ts.port) < 0);
   test_close(&busy);
   test_close(&idle);
+  /* no longer accepting */
+  test_client late;
+  ASSERT(test_try_connect(&late, ts.port) < 0);
+  /* the loop ends on its own: every handle closed */
+  test_server_stop(&ts);
 }
 
 static void test_config_listen(void) {

@@ -1,0 +1,194 @@
+/*
+ * bench_http — throughput and latency of the HTTP server on /healthz with
+ * keep-alive. The server runs in this process on its own thread and loop,
+ * as `pivotal serve` runs it.
+ *
+ *   1. wrk (closed loop: as fast as it can) for BENCH_HTTP_SECONDS (5 s):
+ *        bench http.healthz_rps VALUE req/s
+ *   2. our own open-loop client at half that rate, measuring each latency
+ *      from the moment the request was due (so a stall is not hidden by a
+ *      client that waits: no coordinated omission):
+ *        bench http.healthz_p99_at_half_rps VALUE ms
+ *
+ * wrk2 (the rate-limited wrk) is not in Debian; the open-loop client below
+ * stands in for it. The machine is shared: figures vary from run to run.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "adapters/http/http.h"
+#include "core/common/pv_time.h"
+
+static uv_loop_t loop;
+static http_server *srv;
+
+static void *server_thread(void *arg) {
+  (void)arg;
+  uv_run(&loop, UV_RUN_DEFAULT);
+  return NULL;
+}
+
+static double run_wrk(int port, int seconds) {
+  char cmd[256];
+  /* 1 thread, 64 connections: wrk needs one core; the server the other. */
+  snprintf(cmd, sizeof cmd,
+           "wrk -t1 -c64 -d%ds http://127.0.0.1:%d/healthz 2>&1", seconds, port);
+  FILE *p = popen(cmd, "r");
+  if (!p) return -1;
+  char line[512];
+  double rps = -1;
+  while (fgets(line, sizeof line, p)) {
+    if (sscanf(line, "Requests/sec: %lf", &rps) == 1) continue;
+    if (strstr(line, "Socket errors") || strstr(line, "Non-2xx")) fputs(line, stderr);
+  }
+  if (pclose(p) != 0) return -1;
+  return rps;
+}
+
+/* ---- Open-loop client: C connections, one request in flight on each;
+ * request i is due at start + i/rate; its latency runs from that moment
+ * to the end of its response. */
+
+#define CONNS 32
+
+typedef struct client_conn {
+  int fd;
+  bool busy;
+  uint64_t due_ns;
+  char in[4096];
+  size_t in_len;
+} client_conn;
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Consumes one whole response from c->in if there is one. */
+static bool take_response(client_conn *c) {
+  c->in[c->in_len < sizeof c->in ? c->in_len : sizeof c->in - 1] = '\0';
+  char *end = strstr(c->in, "\r\n\r\n");
+  if (!end) return false;
+  const char *cl = strstr(c->in, "Content-Length: ");
+  size_t body = cl ? strtoul(cl + 16, NULL, 10) : 0;
+  size_t total = (size_t)(end - c->in) + 4 + body;
+  if (c->in_len < total) return false;
+  memmove(c->in, c->in + total, c->in_len - total);
+  c->in_len -= total;
+  return true;
+}
+
+static double open_loop_p99_ms(int port, double rate, int seconds) {
+  static const char req[] = "GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n";
+  client_conn conns[CONNS];
+  int ep = epoll_create1(0);
+  for (int i = 0; i < CONNS; i++) {
+    client_conn *c = &conns[i];
+    memset(c, 0, sizeof *c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(c->fd, (struct sockaddr *)&a, sizeof a) < 0) return -1;
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+  }
+  size_t total = (size_t)(rate * seconds);
+  uint64_t *lat = malloc(total * sizeof *lat);
+  size_t sent = 0, done = 0;
+  uint64_t start = pv_mono_ns();
+  uint64_t gap_ns = (uint64_t)(1e9 / rate);
+  while (done < total) {
+    uint64_t now = pv_mono_ns();
+    /* send what is due on idle connections */
+    for (int i = 0; i < CONNS && sent < total; i++) {
+      uint64_t due = start + sent * gap_ns;
+      if (due > now) break;
+      client_conn *c = &conns[i];
+      if (c->busy) continue;
+      if (send(c->fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1))
+        goto fail;
+      c->busy = true;
+      c->due_ns = due;
+      sent++;
+    }
+    uint64_t next_due = start + sent * gap_ns;
+    now = pv_mono_ns();
+    int wait_ms = next_due > now ? (int)((next_due - now) / 1000000) : 0;
+    struct epoll_event evs[CONNS];
+    int n = epoll_wait(ep, evs, CONNS, wait_ms);
+    for (int k = 0; k < n; k++) {
+      client_conn *c = evs[k].data.ptr;
+      ssize_t r = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len - 1, 0);
+      if (r <= 0) goto fail;
+      c->in_len += (size_t)r;
+      if (take_response(c)) {
+        lat[done++] = pv_mono_ns() - c->due_ns;
+        c->busy = false;
+      }
+    }
+  }
+  qsort(lat, total, sizeof *lat, cmp_u64);
+  double p99 = (double)lat[total * 99 / 100] / 1e6;
+  free(lat);
+  for (int i = 0; i < CONNS; i++) close(conns[i].fd);
+  close(ep);
+  return p99;
+fail:
+  free(lat);
+  close(ep);
+  return -1;
+}
+
+int main(void) {
+  const char *s = getenv("BENCH_HTTP_SECONDS");
+  int seconds = s ? atoi(s) : 5;
+  if (seconds <= 0) seconds = 5;
+  http_config cfg;
+  http_config_init(&cfg);
+  cfg.port = 0;
+  pv_error err = PV_ERROR_INIT;
+  uv_loop_init(&loop);
+  if (http_server_new(&loop, &cfg, http_routes, http_routes_count, &srv, &err) ||
+      http_server_listen(srv, &err)) {
+    fprintf(stderr, "bench_http: %s\n", err.message);
+    return 1;
+  }
+  int port = http_server_port(srv);
+  pthread_t t;
+  pthread_create(&t, NULL, server_thread, NULL);
+
+  int rc = 0;
+  double rps = run_wrk(port, seconds);
+  if (rps <= 0) {
+    fprintf(stderr, "bench_http: wrk failed (is it installed? scripts/deps.sh)\n");
+    rc = 1;
+  } else {
+    printf("bench http.healthz_rps %.0f req/s\n", rps);
+    fflush(stdout);
+    double p99 = open_loop_p99_ms(port, rps / 2, seconds);
+    if (p99 < 0) {
+      fprintf(stderr, "bench_http: the open-loop client failed\n");
+      rc = 1;
+    } else {
+      printf("bench http.healthz_p99_at_half_rps %.3f ms\n", p99);
+    }
+  }
+  http_server_stop(srv);
+  pthread_join(t, NULL);
+  uv_loop_close(&loop);
+  http_server_free(srv);
+  return rc;
+}
