@@ -276,7 +276,8 @@ void http_request_stream(http_request *req, http_chunk_fn on_chunk,
 void http_request_pause(http_request *req);
 void http_request_resume(http_request *req);
 
-/* ---- Responses: exactly one http_respond* per request. */
+/* ---- Responses: exactly one http_respond* per request; the request is
+ * freed by it (answering twice is a bug and aborts). */
 
 /* Adds a response header (copied); call before answering. */
 void http_response_header(http_request *req, const char *name,

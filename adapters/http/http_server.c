@@ -398,7 +398,9 @@ void http_respond(http_request *req, int status, const char *content_type,
   pv_buf_addf(&out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, status_text(status),
               srv->date);
   if (content_type) pv_buf_addf(&out, "Content-Type: %s\r\n", content_type);
-  pv_buf_addf(&out, "Content-Length: %zu\r\nX-Request-Id: %s\r\n", len, req->id);
+  if (status == 204 || status == 304) len = 0; /* no body, no length (RFC 9110) */
+  else pv_buf_addf(&out, "Content-Length: %zu\r\n", len);
+  pv_buf_addf(&out, "X-Request-Id: %s\r\n", req->id);
   pv_buf_add(&out, req->resp_headers.data, req->resp_headers.len);
   if (!c->keep_alive) pv_buf_addstr(&out, "Connection: close\r\n");
   else if (http_parse_is_http10(&c->parse))
@@ -627,7 +629,12 @@ static void conn_fail(http_conn *c, int status, const char *reason) {
   /* The stream cannot be parsed further: answer (when no answer is owed
    * to an earlier request on this connection) and close. */
   c->keep_alive = false;
-  if (c->req && !c->req->responded) {
+  if (c->req && c->req->responded) {
+    /* its answer is already out; nothing more to say */
+    conn_close(c);
+    return;
+  }
+  if (c->req) {
     http_request *req = c->req;
     request_end_stream(req, PV_EINVAL);
     if (c->req != req || req->responded) return;

@@ -143,6 +143,7 @@ static const http_route routes[] = {
     {HTTP_METHOD_GET, "/slow", h_slow, HTTP_PUBLIC, 0, false, true},
     {HTTP_METHOD_POST, "/upload", h_upload, HTTP_PUBLIC, 64u << 20, true, false},
     {HTTP_METHOD_GET, "/private", h_private, HTTP_ROLE_ADMIN, 0, false, true},
+    {HTTP_METHOD_POST, "/upload-small", h_upload, HTTP_PUBLIC, 100000, true, false},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -649,6 +650,41 @@ static void test_graceful_shutdown(void) {
   test_server_stop(&ts);
 }
 
+static void test_streaming_limit_and_abort(void) {
+  start(NULL);
+  /* a chunked upload crossing the route's limit (100000 bytes) gets 413 */
+  test_client c;
+  test_connect(&c, ts.port);
+  test_sends(&c, "POST /upload-small HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+  char chunk[40000];
+  memset(chunk, 'y', sizeof chunk);
+  for (int i = 0; i < 3; i++) {
+    test_sends(&c, "9c40\r\n");
+    test_send(&c, chunk, sizeof chunk);
+    test_sends(&c, "\r\n");
+  }
+  test_response r;
+  ASSERT_OK(test_read_response(&c, &r));
+  ASSERT_EQ(r.status, 413);
+  ASSERT(test_wait_closed(&c));
+  test_response_release(&r);
+  test_close(&c);
+  /* a client that goes away mid-upload: the handler hears PV_EIO and its
+   * late answer frees the request (ASan checks nothing leaks) */
+  test_connect(&c, ts.port);
+  test_sends(&c, "POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
+  test_send(&c, chunk, sizeof chunk);
+  test_close(&c);
+  /* a handler answering after its client left (an orphan) */
+  test_connect(&c, ts.port);
+  atomic_store(&slow_started, 0);
+  test_sends(&c, GET("/slow"));
+  while (!atomic_load(&slow_started)) usleep(1000);
+  test_close(&c);
+  /* shutdown waits for the orphan's answer, then the loop ends cleanly */
+  test_server_stop(&ts);
+}
+
 static void test_config_listen(void) {
   http_config cfg;
   pv_error err = PV_ERROR_INIT;
@@ -684,4 +720,5 @@ TEST_MAIN(TEST(test_keep_alive), TEST(test_pipelined_in_order),
           TEST(test_wrong_content_type_415), TEST(test_404_405), TEST(test_roles),
           TEST(test_request_id), TEST(test_metrics), TEST(test_readyz),
           TEST(test_connection_cap_503), TEST(test_graceful_shutdown),
+          TEST(test_streaming_limit_and_abort),
           TEST(test_config_listen))
