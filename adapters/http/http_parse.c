@@ -19,10 +19,16 @@ static int fail(http_parse *p, int status, const char *reason) {
   return HPE_USER;
 }
 
-/* Counts head bytes (plus 4 per line for ": " or the CRLF) and keeps them. */
+/* Counts head bytes (plus 4 per line for ": " or the CRLF) and keeps them;
+ * checks the head's extent on the wire too. */
 static int add_head(http_parse *p, const char *at, size_t len) {
+  if (!p->head_started) {
+    p->head_started = true;
+    p->head_start = at;
+  }
+  size_t extent = p->head_prior + (size_t)(at + len - (p->head_start ? p->head_start : p->feed_start));
   p->head_bytes += len;
-  if (p->head_bytes > p->max_head_bytes)
+  if (p->head_bytes > p->max_head_bytes || extent > p->max_head_bytes)
     return fail(p, 431, "request header block too large");
   pv_buf_add(&p->head, at, len);
   return 0;
@@ -32,6 +38,9 @@ static int on_message_begin(llhttp_t *l) {
   http_parse *p = of(l);
   pv_buf_reset(&p->head);
   p->head_bytes = 0;
+  p->head_prior = 0;
+  p->head_start = NULL;
+  p->head_started = false;
   p->n_headers = 0;
   p->url = NULL;
   p->in_head = true;
@@ -135,23 +144,29 @@ http_parse_result http_parse_feed(http_parse *p, const char *data, size_t len,
   llhttp_errno_t e = llhttp_get_errno(&p->llhttp);
   if (e == HPE_PAUSED) llhttp_resume(&p->llhttp);
   else if (e == HPE_PAUSED_UPGRADE) llhttp_resume_after_upgrade(&p->llhttp);
+  p->feed_start = data;
   e = llhttp_execute(&p->llhttp, data, len);
-  switch (e) {
-  case HPE_OK:
-    *consumed = len;
-    return HTTP_PARSE_OK;
-  case HPE_PAUSED:
-  case HPE_PAUSED_UPGRADE:
-    *consumed = (size_t)(llhttp_get_error_pos(&p->llhttp) - data);
-    return HTTP_PARSE_PAUSED;
-  default:
-    *consumed = len;
-    if (!p->error_status) {
-      p->error_status = 400;
-      p->error_reason = llhttp_get_error_reason(&p->llhttp);
+  if (e == HPE_OK || e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
+    *consumed = e == HPE_OK ? len : (size_t)(llhttp_get_error_pos(&p->llhttp) - data);
+    if (p->in_head) {
+      /* the head goes on in the next feed: remember what it used here */
+      const char *base = p->head_start ? p->head_start : data;
+      if (p->head_started) p->head_prior += (size_t)(data + *consumed - base);
+      p->head_start = NULL;
+      if (p->head_prior > p->max_head_bytes) {
+        p->error_status = 431;
+        p->error_reason = "request header block too large";
+        return HTTP_PARSE_ERROR;
+      }
     }
-    return HTTP_PARSE_ERROR;
+    return e == HPE_OK ? HTTP_PARSE_OK : HTTP_PARSE_PAUSED;
   }
+  *consumed = len;
+  if (!p->error_status) {
+    p->error_status = 400;
+    p->error_reason = llhttp_get_error_reason(&p->llhttp);
+  }
+  return HTTP_PARSE_ERROR;
 }
 
 int http_parse_method(const http_parse *p) {

@@ -50,7 +50,14 @@ typedef struct http_parse {
   /* The current request's head: url, then name/value pairs, each
    * NUL-terminated, in `head`; offsets until on_head, pointers after. */
   pv_buf head;
-  size_t head_bytes;
+  size_t head_bytes;     /* bytes reported by the callbacks, plus framing */
+  /* The head's extent on the wire, which also counts whitespace llhttp
+   * skips without a callback: bytes in earlier feeds, plus from head_start
+   * (or the current feed's start) to the latest callback's end. */
+  size_t head_prior;
+  const char *head_start;
+  const char *feed_start;
+  bool head_started;
   size_t n_headers;
   size_t name_off[HTTP_PARSE_MAX_HEADERS];
   size_t value_off[HTTP_PARSE_MAX_HEADERS];

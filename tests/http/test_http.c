@@ -306,6 +306,26 @@ static void test_oversized_headers_431(void) {
   pv_buf_addstr(&raw, "\r\n\r\n");
   expect_status_then_close(raw.data, 431);
   pv_buf_release(&raw);
+  /* many headers */
+  pv_buf_addstr(&raw, "GET /healthz HTTP/1.1\r\n");
+  for (int i = 0; i < 150; i++) pv_buf_addf(&raw, "X-H%d: v\r\n", i);
+  pv_buf_addstr(&raw, "\r\n");
+  expect_status_then_close(raw.data, 431);
+  pv_buf_release(&raw);
+  /* padding llhttp skips without reporting it still counts */
+  pv_buf_addstr(&raw, "GET /healthz HTTP/1.1\r\nX-Pad:");
+  for (int i = 0; i < 20000; i++) pv_buf_addch(&raw, ' ');
+  pv_buf_addstr(&raw, "v\r\n\r\n");
+  expect_status_then_close(raw.data, 431);
+  pv_buf_release(&raw);
+  /* just under the limit is fine */
+  pv_buf_addstr(&raw, "GET /healthz HTTP/1.1\r\nX-Big: ");
+  for (int i = 0; i < 15000; i++) pv_buf_addch(&raw, 'b');
+  pv_buf_addstr(&raw, "\r\n\r\n");
+  test_response r;
+  ASSERT_EQ(test_request(ts.port, raw.data, &r), 200);
+  test_response_release(&r);
+  pv_buf_release(&raw);
   test_server_stop(&ts);
 }
 
