@@ -80,7 +80,8 @@ int http_json_decode(const char *body, size_t len, cJSON **out, pv_error *err) {
     }
     cJSON_Delete(json);
   } else {
-    end = cJSON_GetErrorPtr();
+    /* cJSON sets the end pointer on failure too (its global error
+     * pointer would race with other threads' parsing) */
     if (!end || end < body || end > body + len) end = body + len;
   }
   pv_error_set(err, PV_EINVAL, "", "request body is not valid JSON");
