@@ -91,6 +91,12 @@ int http_router_check(const http_route *routes, size_t n, pv_error *err);
 void http_server_render_metrics(http_server *srv, pv_buf *out);
 void http_server_readiness(http_server *srv, http_readiness *r);
 
+/* Answers with an application/problem+json body; field and hint may be
+ * NULL or "". type_name becomes urn:pivotal:problem:<type_name>. */
+void http__respond_problem(http_request *req, int status, const char *type_name,
+                           const char *title, const char *detail,
+                           const char *code, const char *field, const char *hint);
+
 /* JSON-escapes s into out (without quotes). */
 void http_json_escape(pv_buf *out, const char *s);
 

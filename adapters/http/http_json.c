@@ -38,32 +38,37 @@ void http_respond_json(http_request *req, int status, cJSON *json) {
   free(text);
 }
 
-void http_respond_error(http_request *req, const pv_error *e) {
-  int code = e->code ? e->code : PV_EINTERNAL;
-  int status = pv_http_status(code);
-  const char *name = pv_err_name(code);
-  char type[64];
-  snprintf(type, sizeof type, "urn:pivotal:problem:%s", name[0] == 'E' ? name + 1 : name);
-  for (char *p = type + strlen("urn:pivotal:problem:"); *p; p++)
-    *p = (char)tolower((unsigned char)*p);
-  char instance[96];
-  snprintf(instance, sizeof instance, "urn:pivotal:request:%s", req->id);
+void http__respond_problem(http_request *req, int status, const char *type_name,
+                           const char *title, const char *detail,
+                           const char *code, const char *field, const char *hint) {
+  char type[64], instance[96];
+  snprintf(type, sizeof type, "urn:pivotal:problem:%s", type_name);
+  snprintf(instance, sizeof instance, "urn:pivotal:request:%s", http_request_id(req));
   cJSON *p = cJSON_CreateObject();
   cJSON_AddStringToObject(p, "type", type);
-  cJSON_AddStringToObject(p, "title", e->message[0] ? e->message : pv_strerror(code));
+  cJSON_AddStringToObject(p, "title", title);
   cJSON_AddNumberToObject(p, "status", status);
-  cJSON_AddStringToObject(p, "detail", e->detail[0] ? e->detail
-                                        : e->message[0] ? e->message
-                                                        : pv_strerror(code));
+  cJSON_AddStringToObject(p, "detail", detail);
   cJSON_AddStringToObject(p, "instance", instance);
-  cJSON_AddStringToObject(p, "code", name);
-  if (e->field[0]) cJSON_AddStringToObject(p, "field", e->field);
-  if (e->hint[0]) cJSON_AddStringToObject(p, "hint", e->hint);
+  cJSON_AddStringToObject(p, "code", code);
+  if (field && field[0]) cJSON_AddStringToObject(p, "field", field);
+  if (hint && hint[0]) cJSON_AddStringToObject(p, "hint", hint);
   char *text = cJSON_PrintUnformatted(p);
   cJSON_Delete(p);
-  if (!text) abort();
+  if (!text) abort(); /* cJSON fails only on out-of-memory; we abort on it */
   http_respond(req, status, "application/problem+json", text, strlen(text));
   free(text);
+}
+
+void http_respond_error(http_request *req, const pv_error *e) {
+  int code = e->code ? e->code : PV_EINTERNAL;
+  const char *name = pv_err_name(code);
+  char type_name[32];
+  snprintf(type_name, sizeof type_name, "%s", name[0] == 'E' ? name + 1 : name);
+  for (char *p = type_name; *p; p++) *p = (char)tolower((unsigned char)*p);
+  const char *title = e->message[0] ? e->message : pv_strerror(code);
+  http__respond_problem(req, pv_http_status(code), type_name, title,
+                        e->detail[0] ? e->detail : title, name, e->field, e->hint);
 }
 
 int http_json_decode(const char *body, size_t len, cJSON **out, pv_error *err) {

@@ -463,6 +463,7 @@ static int p_on_head(void *owner) {
   http_server *srv = c->srv;
   http_request *req = request_new(c);
   c->req = req;
+  c->served_one = true;
   c->keep_alive = c->keep_alive && http_parse_keep_alive(&c->parse) && !srv->stopping;
   if (req->has_body) {
     c->window_bytes = 0;
@@ -480,26 +481,12 @@ static int p_on_head(void *owner) {
   }
   if (idx == -405) {
     http_response_header(req, "Allow", allow.data);
-    pv_error e = PV_ERROR_INIT;
-    pv_error_set(&e, PV_EINVAL, NULL, "method %s not allowed on \"%s\"",
-                 req->method_name, req->path);
-    pv_error_detail(&e, "Allowed methods: %s.", allow.data);
-    /* 405 is not in PV_ERRNO_MAP (a routing outcome, not an error of the
-     * domain); answer it directly with the same problem shape. */
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "urn:pivotal:problem:method-not-allowed");
-    cJSON_AddStringToObject(p, "title", "method not allowed");
-    cJSON_AddNumberToObject(p, "status", 405);
-    cJSON_AddStringToObject(p, "detail", e.message);
-    pv_buf inst = PV_BUF_INIT;
-    pv_buf_addf(&inst, "urn:pivotal:request:%s", req->id);
-    cJSON_AddStringToObject(p, "instance", inst.data);
-    pv_buf_release(&inst);
-    cJSON_AddStringToObject(p, "code", "EMETHOD");
-    char *text = cJSON_PrintUnformatted(p);
-    cJSON_Delete(p);
-    http_respond(req, 405, "application/problem+json", text, strlen(text));
-    free(text);
+    /* 405 is a routing outcome, not one of PV_ERRNO_MAP's errors */
+    pv_buf detail = PV_BUF_INIT;
+    pv_buf_addf(&detail, "Allowed methods on this path: %s.", allow.data);
+    http__respond_problem(req, 405, "method-not-allowed", "method not allowed",
+                          detail.data, "EMETHOD", NULL, NULL);
+    pv_buf_release(&detail);
     goto out;
   }
   req->route_index = idx;
@@ -650,22 +637,13 @@ static void conn_fail(http_conn *c, int status, const char *reason) {
   pv_error_set(&e, code, NULL, status == 431 ? "request header block too large"
                                              : "malformed HTTP request");
   pv_error_detail(&e, "%s.", reason ? reason : "The request could not be parsed");
-  /* problem+json carries pv_http_status(code); 431 is not in the map. */
-  http_request *req = c->req;
-  if (status == 431) {
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "type", "urn:pivotal:problem:headers-too-large");
-    cJSON_AddStringToObject(p, "title", "request header fields too large");
-    cJSON_AddNumberToObject(p, "status", 431);
-    cJSON_AddStringToObject(p, "detail", e.detail);
-    cJSON_AddStringToObject(p, "code", "EHEADERS");
-    char *text = cJSON_PrintUnformatted(p);
-    cJSON_Delete(p);
-    http_respond(req, 431, "application/problem+json", text, strlen(text));
-    free(text);
-  } else {
-    http_respond_error(req, &e);
-  }
+  /* 431 is not in PV_ERRNO_MAP (whose ETOOBIG is 413): its own shape */
+  if (status == 431)
+    http__respond_problem(c->req, 431, "headers-too-large",
+                          "request header fields too large", e.detail, "EHEADERS",
+                          NULL, "Send fewer or shorter headers.");
+  else
+    http_respond_error(c->req, &e);
 }
 
 static void conn_drive(http_conn *c) {
