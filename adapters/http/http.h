@@ -194,14 +194,17 @@ uv_loop_t *http_server_loop(const http_server *srv);
 /*
  * Graceful shutdown: stop accepting, close idle connections, let in-flight
  * requests finish (their responses carry Connection: close), and after
- * cfg.shutdown_timeout_ms close whatever is left. done (may be NULL) runs
- * once every handle of the server is closed. Calling it twice is harmless.
+ * cfg.shutdown_timeout_ms close whatever connection is left (a streaming
+ * handler hears PV_ESHUTDOWN). done (may be NULL) runs once every handle of
+ * the server is closed and every handler has answered: a handler that never
+ * answers keeps the loop alive. Calling it twice is harmless.
  * Thread: the loop's thread.
  */
 void http_server_shutdown(http_server *srv,
                           void (*done)(http_server *srv, void *ctx), void *ctx);
 
-/* Same as http_server_shutdown(srv, NULL, NULL), from any thread. */
+/* Same as http_server_shutdown(srv, NULL, NULL), from any thread (a signal
+ * thread), until the shutdown is done (its uv_async is closed then). */
 void http_server_stop(http_server *srv);
 
 /* Frees the server. Call after shutdown is done (or before listen). */
