@@ -134,6 +134,10 @@ typedef struct http_config {
                                    timeout with room for the writer's flush */
   FILE *access_log;             /* NULL: no access log; one JSON line per
                                    request otherwise, flushed per line */
+  bool reuse_port;              /* false: set SO_REUSEPORT so several
+                                   servers (one per loop thread) can share
+                                   the port; off because one loop was
+                                   measured enough (docs/http.md) */
 } http_config;
 
 void http_config_init(http_config *cfg);

@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "adapters/http/http_metrics.h"
@@ -861,6 +863,17 @@ int http_server_listen(http_server *srv, pv_error *err) {
     pv_error_set(err, PV_EINVAL, "/listen", "invalid listen host \"%s\"", srv->cfg.host);
     pv_error_hint(err, "Use a numeric IPv4 or IPv6 address.");
     return PV_EINVAL;
+  }
+  if (srv->cfg.reuse_port) {
+    /* libuv 1.44 has no flag for it: open the socket ourselves */
+    int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+        uv_tcp_open(&srv->listener, fd) < 0) {
+      if (fd >= 0) close(fd);
+      pv_error_set(err, PV_EUNAVAILABLE, "/listen", "could not open a listening socket");
+      return PV_EUNAVAILABLE;
+    }
   }
   rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0);
   if (rc == 0) rc = uv_listen((uv_stream_t *)&srv->listener, srv->cfg.backlog, on_connection);

@@ -1,7 +1,9 @@
 /*
  * bench_http — throughput and latency of the HTTP server on /healthz with
  * keep-alive. The server runs in this process on its own thread and loop,
- * as `pivotal serve` runs it.
+ * as `pivotal serve` runs it; then two servers on two loops share the port
+ * (SO_REUSEPORT) for comparison:
+ *        bench http.healthz_rps_2loops VALUE req/s
  *
  *   1. wrk (closed loop: as fast as it can) for BENCH_HTTP_SECONDS (5 s):
  *        bench http.healthz_rps VALUE req/s
@@ -29,13 +31,50 @@
 #include "adapters/http/http.h"
 #include "core/common/pv_time.h"
 
-static uv_loop_t loop;
-static http_server *srv;
+/* One server per loop thread; with more than one they share the port
+ * through SO_REUSEPORT and the kernel spreads connections over them. */
+#define MAX_LOOPS 2
+
+typedef struct bench_server {
+  uv_loop_t loop;
+  http_server *srv;
+  pthread_t thread;
+} bench_server;
 
 static void *server_thread(void *arg) {
-  (void)arg;
-  uv_run(&loop, UV_RUN_DEFAULT);
+  bench_server *b = arg;
+  uv_run(&b->loop, UV_RUN_DEFAULT);
   return NULL;
+}
+
+/* Starts n servers on one port; Returns: the port, or -1. */
+static int servers_start(bench_server *bs, int n) {
+  int port = 0;
+  for (int i = 0; i < n; i++) {
+    http_config cfg;
+    http_config_init(&cfg);
+    cfg.port = port;
+    cfg.reuse_port = n > 1;
+    pv_error err = PV_ERROR_INIT;
+    uv_loop_init(&bs[i].loop);
+    if (http_server_new(&bs[i].loop, &cfg, http_routes, http_routes_count, &bs[i].srv, &err) ||
+        http_server_listen(bs[i].srv, &err)) {
+      fprintf(stderr, "bench_http: %s %s\n", err.message, err.detail);
+      return -1;
+    }
+    port = http_server_port(bs[i].srv);
+    pthread_create(&bs[i].thread, NULL, server_thread, &bs[i]);
+  }
+  return port;
+}
+
+static void servers_stop(bench_server *bs, int n) {
+  for (int i = 0; i < n; i++) {
+    http_server_stop(bs[i].srv);
+    pthread_join(bs[i].thread, NULL);
+    uv_loop_close(&bs[i].loop);
+    http_server_free(bs[i].srv);
+  }
 }
 
 static double run_wrk(int port, int seconds) {
@@ -160,42 +199,37 @@ int main(void) {
   const char *s = getenv("BENCH_HTTP_SECONDS");
   int seconds = s ? atoi(s) : 5;
   if (seconds <= 0) seconds = 5;
-  http_config cfg;
-  http_config_init(&cfg);
-  cfg.port = 0;
-  pv_error err = PV_ERROR_INIT;
-  uv_loop_init(&loop);
-  if (http_server_new(&loop, &cfg, http_routes, http_routes_count, &srv, &err) ||
-      http_server_listen(srv, &err)) {
-    fprintf(stderr, "bench_http: %s\n", err.message);
-    return 1;
-  }
-  int port = http_server_port(srv);
-  pthread_t t;
-  pthread_create(&t, NULL, server_thread, NULL);
-
+  bench_server bs[MAX_LOOPS];
   int rc = 0;
+
+  /* The shipped shape: one loop. */
+  int port = servers_start(bs, 1);
+  if (port < 0) return 1;
   double rps = run_wrk(port, seconds);
   if (rps <= 0) {
     fprintf(stderr, "bench_http: wrk failed (is it installed? scripts/deps.sh)\n");
+    servers_stop(bs, 1);
+    return 1;
+  }
+  printf("bench http.healthz_rps %.0f req/s\n", rps);
+  fflush(stdout);
+  const char *rate_env = getenv("BENCH_HTTP_RATE");
+  double rate = rate_env && atof(rate_env) > 0 ? atof(rate_env) : rps / 2;
+  double p99 = open_loop_p99_ms(port, rate, seconds);
+  if (p99 < 0) {
+    fprintf(stderr, "bench_http: the open-loop client failed\n");
     rc = 1;
   } else {
-    printf("bench http.healthz_rps %.0f req/s\n", rps);
-    fflush(stdout);
-    const char *rate_env = getenv("BENCH_HTTP_RATE");
-    double rate = rate_env && atof(rate_env) > 0 ? atof(rate_env) : rps / 2;
-    double p99 = open_loop_p99_ms(port, rate, seconds);
-    if (p99 < 0) {
-      fprintf(stderr, "bench_http: the open-loop client failed\n");
-      rc = 1;
-    } else {
-      printf("bench http.healthz_p99_at_%s %.3f ms\n", rate_env ? "set_rate" : "half_rps", p99);
-      printf("# open-loop rate %.0f req/s\n", rate);
-    }
+    printf("bench http.healthz_p99_at_%s %.3f ms\n", rate_env ? "set_rate" : "half_rps", p99);
+    printf("# open-loop rate %.0f req/s\n", rate);
   }
-  http_server_stop(srv);
-  pthread_join(t, NULL);
-  uv_loop_close(&loop);
-  http_server_free(srv);
+  servers_stop(bs, 1);
+
+  /* The alternative measured against it: one loop per core. */
+  port = servers_start(bs, MAX_LOOPS);
+  if (port < 0) return 1;
+  double rps2 = run_wrk(port, seconds);
+  if (rps2 > 0) printf("bench http.healthz_rps_%dloops %.0f req/s\n", MAX_LOOPS, rps2);
+  servers_stop(bs, MAX_LOOPS);
   return rc;
 }

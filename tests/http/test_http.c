@@ -705,6 +705,37 @@ static void test_streaming_limit_and_abort(void) {
   test_server_stop(&ts);
 }
 
+static void test_reuse_port_two_loops(void) {
+  http_config cfg;
+  test_config(&cfg);
+  cfg.reuse_port = true;
+  test_server a, b;
+  test_server_start(&a, &cfg, routes, N_ROUTES, NULL, NULL);
+  cfg.port = a.port;
+  test_server_start(&b, &cfg, routes, N_ROUTES, NULL, NULL);
+  ASSERT_EQ(b.port, a.port);
+  for (int i = 0; i < 8; i++) {
+    test_response r;
+    ASSERT_EQ(test_request(a.port, GET("/healthz"), &r), 200);
+    test_response_release(&r);
+  }
+  /* without SO_REUSEPORT the port is taken */
+  cfg.reuse_port = false;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  http_server *srv;
+  pv_error err = PV_ERROR_INIT;
+  ASSERT_OK(http_server_new(&loop, &cfg, routes, N_ROUTES, &srv, &err));
+  ASSERT_ERR(http_server_listen(srv, &err), PV_EUNAVAILABLE);
+  ASSERT_STR_EQ(err.field, "/listen");
+  http_server_shutdown(srv, NULL, NULL);
+  ASSERT_EQ(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ASSERT_EQ(uv_loop_close(&loop), 0);
+  http_server_free(srv);
+  test_server_stop(&a);
+  test_server_stop(&b);
+}
+
 static void test_config_listen(void) {
   http_config cfg;
   pv_error err = PV_ERROR_INIT;
@@ -740,5 +771,5 @@ TEST_MAIN(TEST(test_keep_alive), TEST(test_pipelined_in_order),
           TEST(test_wrong_content_type_415), TEST(test_404_405), TEST(test_roles),
           TEST(test_request_id), TEST(test_metrics), TEST(test_readyz),
           TEST(test_connection_cap_503), TEST(test_graceful_shutdown),
-          TEST(test_streaming_limit_and_abort),
+          TEST(test_streaming_limit_and_abort), TEST(test_reuse_port_two_loops),
           TEST(test_config_listen))
