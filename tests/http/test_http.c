@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "adapters/http/http.h"
@@ -264,6 +265,24 @@ static void test_streaming_upload_50mib(void) {
   test_response_release(&r);
   test_close(&c);
   free(buf);
+  test_server_stop(&ts);
+}
+
+static void test_half_close_still_answered(void) {
+  start(NULL);
+  test_client c;
+  test_connect(&c, ts.port);
+  test_sends(&c, GET("/slow"));
+  shutdown(c.fd, SHUT_WR);
+  test_response r;
+  ASSERT_OK(test_read_response(&c, &r));
+  ASSERT_EQ(r.status, 200);
+  ASSERT_STR_EQ(r.body.data, "slow");
+  /* (no more reading while a request waits for its answer, so the EOF is
+   * seen, and the connection closed, after the answer) */
+  ASSERT(test_wait_closed(&c));
+  test_response_release(&r);
+  test_close(&c);
   test_server_stop(&ts);
 }
 
@@ -736,6 +755,46 @@ static void test_reuse_port_two_loops(void) {
   test_server_stop(&b);
 }
 
+/* Mutated requests in odd splits never crash the server: each gets an
+ * answer or a close, and the server still serves afterwards. */
+static void test_mutated_requests(void) {
+  static const char *const seeds[] = {
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+      "POST /json HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{\"name\":5}",
+      "GET /contacts/1?x=2 HTTP/1.1\r\nX-Request-Id: a\r\n\r\n",
+      "POST /upload HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd",
+  };
+  start(NULL);
+  srand(42);
+  for (int i = 0; i < 200; i++) {
+    char buf[256];
+    const char *seed = seeds[i % 4];
+    size_t n = strlen(seed);
+    memcpy(buf, seed, n);
+    for (int k = 0; k < 1 + rand() % 4; k++) buf[rand() % n] = (char)(rand() % 256);
+    test_client c;
+    test_connect(&c, ts.port);
+    for (size_t off = 0; off < n;) {
+      size_t piece = 1 + (size_t)rand() % 40;
+      if (piece > n - off) piece = n - off;
+      test_send(&c, buf + off, piece);
+      off += piece;
+    }
+    shutdown(c.fd, SHUT_WR);
+    test_response r;
+    while (test_read_response(&c, &r) == 0) {
+      ASSERT(r.status >= 200 && r.status < 600);
+      test_response_release(&r);
+      if (c.in.len == 0) break;
+    }
+    test_close(&c);
+  }
+  test_response r;
+  ASSERT_EQ(test_request(ts.port, GET("/healthz"), &r), 200);
+  test_response_release(&r);
+  test_server_stop(&ts);
+}
+
 static void test_config_listen(void) {
   http_config cfg;
   pv_error err = PV_ERROR_INIT;
@@ -763,7 +822,7 @@ static void test_config_listen(void) {
 
 TEST_MAIN(TEST(test_keep_alive), TEST(test_pipelined_in_order),
           TEST(test_chunked_body), TEST(test_streaming_upload_50mib),
-          TEST(test_http10_closes), TEST(test_oversized_headers_431),
+          TEST(test_http10_closes), TEST(test_half_close_still_answered), TEST(test_oversized_headers_431),
           TEST(test_oversized_body_413), TEST(test_cl_with_te_400),
           TEST(test_two_content_lengths_400), TEST(test_bad_chunk_size_400),
           TEST(test_slow_headers_closed), TEST(test_idle_keep_alive_closed),
@@ -772,4 +831,5 @@ TEST_MAIN(TEST(test_keep_alive), TEST(test_pipelined_in_order),
           TEST(test_request_id), TEST(test_metrics), TEST(test_readyz),
           TEST(test_connection_cap_503), TEST(test_graceful_shutdown),
           TEST(test_streaming_limit_and_abort), TEST(test_reuse_port_two_loops),
+          TEST(test_mutated_requests),
           TEST(test_config_listen))
