@@ -8,7 +8,7 @@ PACKAGES="
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
   liblmdb-dev lmdb-utils libmsgpack-dev libcjson-dev libjwt-dev
   libsodium-dev libuv1-dev libcurl4-openssl-dev libpq-dev
-  postgresql postgresql-contrib node-llhttp
+  postgresql postgresql-contrib node-llhttp wrk
   libidn2-dev libpsl-dev publicsuffix libutf8proc-dev libphonenumber-dev
 "
 
