@@ -150,9 +150,11 @@ int http_json_int64(const cJSON *obj, const char *key, bool required,
   int rc = member(obj, key, required, &v, err, field);
   if (rc || !v) return rc;
   /* cJSON keeps numbers as doubles: integers are exact up to 2^53. */
+  /* The range check comes first: converting an out-of-range double to an
+   * integer is undefined behaviour (found by the json_body fuzzer). */
   double d = v->valuedouble;
-  if (!cJSON_IsNumber(v) || d != (double)(int64_t)d || d > 9007199254740992.0 ||
-      d < -9007199254740992.0)
+  if (!cJSON_IsNumber(v) || !(d >= -9007199254740992.0 && d <= 9007199254740992.0) ||
+      d != (double)(int64_t)d)
     return pv_error_set(err, PV_EBADTYPE, field, "field \"%s\" must be an integer", key);
   *out = (int64_t)d;
   return 0;
