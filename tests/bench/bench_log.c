@@ -5,6 +5,10 @@
  *   log.append_batch1000   events/s, 1,000 events per commit (no writer)
  *   log.append_cN          events/s through the writer, N concurrent submitters
  *   log.ack_p50_cN / log.ack_p99_cN   acknowledgement latency, ms
+ *   log.append_async_cN    events/s with N commands kept in flight by one
+ *                          libuv loop, completions handed back through
+ *                          uv_async_send — the shape of the HTTP server
+ *   log.ack_async_p50_cN / log.ack_async_p99_cN
  * Each figure runs for BENCH_SECONDS (default 3) in a fresh directory under
  * $TMPDIR. Durable throughout: default LMDB sync flags.
  */
@@ -150,6 +154,100 @@ static void bench_writer(int submitters) {
   drop_log(log, dir);
 }
 
+/* ---- async submitters: one loop keeps N commands in flight ------------- */
+
+typedef struct async_cmd {
+  writer_cmd cmd;
+  uint64_t submitted_ns;
+  struct async_cmd *next_done;
+} async_cmd;
+
+typedef struct async_bench {
+  writer_t *w;
+  uv_loop_t loop;
+  uv_async_t completions;
+  pthread_mutex_t lock;
+  async_cmd *done_head; /* pushed by the writer thread */
+  uint64_t deadline_ns;
+  size_t in_flight;
+  uint32_t *latencies_us;
+  size_t n, cap;
+} async_bench;
+
+static void async_done(writer_cmd *cmd) {
+  async_cmd *ac = (async_cmd *)cmd;
+  async_bench *ab = cmd->done_arg;
+  pthread_mutex_lock(&ab->lock);
+  ac->next_done = ab->done_head;
+  ab->done_head = ac;
+  pthread_mutex_unlock(&ab->lock);
+  uv_async_send(&ab->completions);
+}
+
+static void async_submit(async_bench *ab, async_cmd *ac) {
+  memset(&ac->cmd, 0, sizeof ac->cmd);
+  ac->cmd.tenant = "acme";
+  ac->cmd.actor = "bench";
+  ac->cmd.decide = decide_note;
+  ac->cmd.done = async_done;
+  ac->cmd.done_arg = ab;
+  ac->submitted_ns = pv_mono_ns();
+  if (writer_submit(ab->w, &ac->cmd)) abort();
+  ab->in_flight++;
+}
+
+/* Drains every completion (uv_async_send coalesces) and resubmits. */
+static void on_completions(uv_async_t *h) {
+  async_bench *ab = h->data;
+  pthread_mutex_lock(&ab->lock);
+  async_cmd *list = ab->done_head;
+  ab->done_head = NULL;
+  pthread_mutex_unlock(&ab->lock);
+  uint64_t now = pv_mono_ns();
+  while (list) {
+    async_cmd *ac = list;
+    list = list->next_done;
+    ab->in_flight--;
+    if (ac->cmd.status) abort();
+    if (ab->n == ab->cap) {
+      ab->cap = ab->cap ? ab->cap * 2 : 65536;
+      ab->latencies_us = realloc(ab->latencies_us, ab->cap * sizeof *ab->latencies_us);
+    }
+    ab->latencies_us[ab->n++] = (uint32_t)((now - ac->submitted_ns) / 1000);
+    if (now < ab->deadline_ns) async_submit(ab, ac);
+  }
+  if (ab->in_flight == 0) uv_close((uv_handle_t *)h, NULL);
+}
+
+static void bench_writer_async(int in_flight) {
+  char dir[256];
+  log_t *log = fresh_log(dir);
+  async_bench ab = {0};
+  if (writer_start(&ab.w, log, NULL, NULL)) abort();
+  pthread_mutex_init(&ab.lock, NULL);
+  uv_loop_init(&ab.loop);
+  uv_async_init(&ab.loop, &ab.completions, on_completions);
+  ab.completions.data = &ab;
+  async_cmd *cmds = calloc((size_t)in_flight, sizeof *cmds);
+  uint64_t start = pv_mono_ns();
+  ab.deadline_ns = start + (uint64_t)(seconds * 1e9);
+  for (int i = 0; i < in_flight; i++) async_submit(&ab, &cmds[i]);
+  uv_run(&ab.loop, UV_RUN_DEFAULT);
+  double elapsed = (pv_mono_ns() - start) / 1e9;
+  qsort(ab.latencies_us, ab.n, sizeof *ab.latencies_us, cmp_u32);
+  printf("bench log.append_async_c%d %.0f events/s\n", in_flight, ab.n / elapsed);
+  printf("bench log.ack_async_p50_c%d %.3f ms\n", in_flight, ab.latencies_us[ab.n / 2] / 1000.0);
+  printf("bench log.ack_async_p99_c%d %.3f ms\n", in_flight,
+         ab.latencies_us[ab.n * 99 / 100] / 1000.0);
+  fflush(stdout);
+  uv_loop_close(&ab.loop);
+  writer_stop(ab.w);
+  free(ab.latencies_us);
+  free(cmds);
+  pthread_mutex_destroy(&ab.lock);
+  drop_log(log, dir);
+}
+
 int main(void) {
   const char *s = getenv("BENCH_SECONDS");
   if (s) seconds = atof(s);
@@ -165,6 +263,8 @@ int main(void) {
   bench_direct("append_batch1000", 1000);
   int levels[] = {1, 8, 64, 256};
   for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) bench_writer(levels[i]);
+  bench_writer_async(256);
+  bench_writer_async(1024);
   pv_buf_release(&payload);
   return 0;
 }
