@@ -1,20 +1,10 @@
 /* Tests of core/mp and core/envelope: round trips and every malformed shape. */
 #include "core/envelope.h"
 #include "core/mp.h"
-#include "tests/harness/test.h"
+#include "tests/core/testutil.h"
 
 #include <sodium.h>
 #include <stdlib.h>
-
-static void note_payload(pv_buf *out, const char *subject, const char *text) {
-  msgpack_packer pk;
-  mp_packer_init(&pk, out);
-  msgpack_pack_map(&pk, 2);
-  mp_pack_cstr(&pk, "subject");
-  mp_pack_cstr(&pk, subject);
-  mp_pack_cstr(&pk, "text");
-  mp_pack_cstr(&pk, text);
-}
 
 static evt_envelope sample(const pv_buf *payload) {
   evt_envelope e = {
@@ -37,7 +27,7 @@ static evt_envelope sample(const pv_buf *payload) {
 
 static void test_round_trip(void) {
   pv_buf payload = PV_BUF_INIT, enc = PV_BUF_INIT;
-  note_payload(&payload, "contact-7", "called, left a voicemail");
+  tu_note(&payload, "contact-7", "called, left a voicemail");
   evt_envelope e = sample(&payload), d;
   ASSERT_OK(evt_encode(&e, &enc, NULL));
   uint8_t hash[EVT_HASH_BYTES];
@@ -70,7 +60,7 @@ static void test_round_trip(void) {
 
 static void test_hash_detects_any_flipped_byte(void) {
   pv_buf payload = PV_BUF_INIT, enc = PV_BUF_INIT;
-  note_payload(&payload, "contact-7", "x");
+  tu_note(&payload, "contact-7", "x");
   evt_envelope e = sample(&payload);
   ASSERT_OK(evt_encode(&e, &enc, NULL));
   evt_seal((uint8_t *)enc.data, enc.len, e.prev_hash, NULL);
@@ -137,7 +127,7 @@ static void test_size_cap(void) {
   char *text = malloc(EVT_MAX_BYTES);
   memset(text, 'x', EVT_MAX_BYTES - 1);
   text[EVT_MAX_BYTES - 1] = '\0';
-  note_payload(&payload, "s", text);
+  tu_note(&payload, "s", text);
   evt_envelope e = sample(&payload);
   ASSERT_ERR(evt_encode(&e, &enc, NULL), PV_ETOOBIG);
   ASSERT_EQ(enc.len, 0);
@@ -148,7 +138,7 @@ static void test_size_cap(void) {
 
 static void test_every_truncation_is_an_error(void) {
   pv_buf payload = PV_BUF_INIT, enc = PV_BUF_INIT;
-  note_payload(&payload, "contact-7", "truncate me");
+  tu_note(&payload, "contact-7", "truncate me");
   evt_envelope e = sample(&payload), d;
   ASSERT_OK(evt_encode(&e, &enc, NULL));
   for (size_t len = 0; len < enc.len; len++) ASSERT(evt_decode(enc.data, len, &d, NULL) != 0);
@@ -172,7 +162,7 @@ static void test_wrong_shapes(void) {
   ASSERT_STR_EQ(err.field, "payload");
   /* empty tenant */
   pv_buf_reset(&payload);
-  note_payload(&payload, "s", "t");
+  tu_note(&payload, "s", "t");
   e = sample(&payload);
   e.tenant = evt_str("");
   ASSERT_ERR(evt_encode(&e, &enc, &err), PV_EINVAL);
