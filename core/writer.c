@@ -74,6 +74,13 @@ struct writer {
   writer_stats stats;
   writer_ctx ctx;
   writer_cmd **batch;
+  /* the answering thread (see answer_batch) */
+  pthread_t answerer;
+  pthread_mutex_t answer_lock;
+  pthread_cond_t answer_wake, answer_idle;
+  writer_cmd *answer_head, *answer_tail;
+  bool answering, answer_stop;
+  bool threads_started;
 };
 
 /* ---- the ctx API ------------------------------------------------------ */
@@ -390,8 +397,52 @@ static void fail_batch(writer_t *w, size_t n, const pv_error *err) {
   }
 }
 
+/* Hands the batch's commands, in order, to the answering thread. Waking a
+ * blocked caller costs a futex wake and a context switch; done here, the
+ * writer would spend most of a large batch's time waking callers instead of
+ * deciding the next batch (measured: half of the writer thread's time at
+ * 256 blocking submitters). The order is unchanged: every command of a
+ * batch is answered after its commit, batches in commit order. */
 static void answer_batch(writer_t *w, size_t n) {
-  for (size_t i = 0; i < n; i++) w->batch[i]->done(w->batch[i]);
+  if (!n) return;
+  for (size_t i = 0; i + 1 < n; i++) w->batch[i]->next_ = w->batch[i + 1];
+  w->batch[n - 1]->next_ = NULL;
+  pthread_mutex_lock(&w->answer_lock);
+  if (w->answer_tail) w->answer_tail->next_ = w->batch[0];
+  else w->answer_head = w->batch[0];
+  w->answer_tail = w->batch[n - 1];
+  pthread_cond_signal(&w->answer_wake);
+  pthread_mutex_unlock(&w->answer_lock);
+}
+
+/* Waits until every handed-over command has been answered. */
+static void answers_flush(writer_t *w) {
+  pthread_mutex_lock(&w->answer_lock);
+  while (w->answer_head || w->answering) pthread_cond_wait(&w->answer_idle, &w->answer_lock);
+  pthread_mutex_unlock(&w->answer_lock);
+}
+
+static void *answerer_main(void *arg) {
+  writer_t *w = arg;
+  pthread_mutex_lock(&w->answer_lock);
+  for (;;) {
+    while (!w->answer_head && !w->answer_stop) pthread_cond_wait(&w->answer_wake, &w->answer_lock);
+    if (!w->answer_head) break;
+    writer_cmd *list = w->answer_head;
+    w->answer_head = w->answer_tail = NULL;
+    w->answering = true;
+    pthread_mutex_unlock(&w->answer_lock);
+    while (list) {
+      writer_cmd *cmd = list;
+      list = list->next_; /* read first: done may free cmd */
+      cmd->done(cmd);
+    }
+    pthread_mutex_lock(&w->answer_lock);
+    w->answering = false;
+    pthread_cond_broadcast(&w->answer_idle);
+  }
+  pthread_mutex_unlock(&w->answer_lock);
+  return NULL;
 }
 
 static void notify_subscribers(writer_t *w) {
@@ -404,6 +455,7 @@ static void storage_failed(writer_t *w, size_t n, pv_error *err) {
   atomic_store(&w->failed, true);
   fail_batch(w, n, err);
   answer_batch(w, n);
+  answers_flush(w);
   if (w->opt.on_fatal) {
     w->opt.on_fatal(err);
     return;
@@ -464,8 +516,8 @@ redo:
     return;
   }
   record_stats(w, n, pv_mono_ns() - commit_started);
-  answer_batch(w, n);
   notify_subscribers(w);
+  answer_batch(w, n);
   return;
 
 grow:
@@ -535,11 +587,22 @@ int writer_start(writer_t **out, log_t *log, const writer_options *opt, pv_error
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&w->wake, &ca);
   pthread_condattr_destroy(&ca);
-  if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-    pv_error_set(err, PV_EINTERNAL, NULL, "could not start the writer thread");
+  pthread_mutex_init(&w->answer_lock, NULL);
+  pthread_cond_init(&w->answer_wake, NULL);
+  pthread_cond_init(&w->answer_idle, NULL);
+  if (pthread_create(&w->answerer, NULL, answerer_main, w) != 0) {
+    pv_error_set(err, PV_EINTERNAL, NULL, "could not start the writer's answering thread");
+    w->stopping = true; /* no writer thread to join */
     writer_stop(w);
     return PV_EINTERNAL;
   }
+  if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+    pv_error_set(err, PV_EINTERNAL, NULL, "could not start the writer thread");
+    w->stopping = true;
+    writer_stop(w);
+    return PV_EINTERNAL;
+  }
+  w->threads_started = true;
   *out = w;
   return 0;
 }
@@ -547,11 +610,19 @@ int writer_start(writer_t **out, log_t *log, const writer_options *opt, pv_error
 void writer_stop(writer_t *w) {
   if (!w) return;
   pthread_mutex_lock(&w->lock);
-  bool started = !w->stopping;
   w->stopping = true;
   pthread_cond_signal(&w->wake);
   pthread_mutex_unlock(&w->lock);
-  if (started && w->thread) pthread_join(w->thread, NULL);
+  if (w->threads_started) pthread_join(w->thread, NULL);
+  /* the writer has handed over its last batch: let the answerer finish */
+  pthread_mutex_lock(&w->answer_lock);
+  w->answer_stop = true;
+  pthread_cond_signal(&w->answer_wake);
+  pthread_mutex_unlock(&w->answer_lock);
+  if (w->answerer) pthread_join(w->answerer, NULL);
+  pthread_mutex_destroy(&w->answer_lock);
+  pthread_cond_destroy(&w->answer_wake);
+  pthread_cond_destroy(&w->answer_idle);
   pthread_cond_destroy(&w->wake);
   pthread_mutex_destroy(&w->lock);
   pthread_mutex_destroy(&w->stats_lock);

@@ -13,8 +13,9 @@
  *     changes; a command whose decide fails, or whose staged events conflict
  *     with their streams' versions, is answered with its error and leaves
  *     nothing behind: staged changes are applied only after they all check;
- * then commits once (the fsync) and only then calls every command's done
- * callback and wakes the subscribed libuv loops.
+ * then commits once (the fsync) and only then wakes the subscribed libuv
+ * loops and hands the batch to its answering thread, which calls every
+ * command's done callback in order.
  *
  * Rules for decide functions: pure apart from the ctx (no I/O, no clocks,
  * no globals); they may run more than once for the same command (the whole
@@ -41,8 +42,8 @@ typedef struct writer_cmd writer_cmd;
 /* Decides a command. Returns 0 (its staged changes will be applied) or a
  * PV_E* code with err filled (nothing it staged is applied). */
 typedef int (*writer_decide_fn)(writer_ctx *ctx, void *arg, pv_error *err);
-/* Called on the writer thread once the command's outcome is durable (or
- * final). It must not block; hand the result to its own thread (for an HTTP
+/* Called on the writer's answering thread once the command's outcome is
+ * durable (or final), in commit order. It must not block; hand the result to its own thread (for an HTTP
  * loop: queue it and uv_async_send). The command may be freed from here. */
 typedef void (*writer_done_fn)(writer_cmd *cmd);
 
