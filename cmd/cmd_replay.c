@@ -11,7 +11,8 @@
  * and stream chunks of REPLAY_CHUNK_EVENTS), never one long snapshot that
  * would pin the writer's old pages; output is written event by event, never
  * collected whole. A run reads up to the head it saw at the start, so its
- * output is one consistent prefix of the log even while the server appends.
+ * output is one consistent prefix of the log even while the server appends
+ * (--verify walks on to the end, as log_verify does).
  */
 #include "cmd/cmd_pg.h"
 #include "cmd/commands.h"
@@ -517,7 +518,7 @@ static int verify(log_t *log, const replay_opts *o, pv_error *err) {
     pv_buf_addstr(&out, "}\n");
   }
   if (rc == PV_ECORRUPT && !err->hint[0])
-    pv_error_hint(err, "Events before position %" PRIu64 " are intact. Restore the log from a "
+    pv_error_hint(err, "The events before position %" PRIu64 " verify. Restore the log from a "
                        "backup or a replica; do not write to this copy.", bad);
   fwrite(out.data, 1, out.len, stdout);
   pv_buf_release(&out);
