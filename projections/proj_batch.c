@@ -26,7 +26,7 @@ void proj_batch_release(proj_batch *b) {
 typedef struct scan_ctx {
   proj_batch *b;
   const proj_def *def;
-  uint64_t expected;
+  uint64_t from, expected;
   uint64_t found; /* the position where a gap was seen */
 } scan_ctx;
 
@@ -40,6 +40,8 @@ static bool wanted(const proj_def *def, mp_slice type) {
 static int visit(void *arg, const evt_envelope *e, const uint8_t *raw, size_t raw_len) {
   scan_ctx *ctx = arg;
   if (e->position != ctx->expected) {
+    /* Fold what comes before the gap first; the next batch starts at it. */
+    if (ctx->b->last >= ctx->from) return 1;
     ctx->found = e->position;
     return PV_ECORRUPT;
   }
@@ -59,14 +61,15 @@ int proj_batch_read(proj_batch *b, log_t *log, const proj_def *def, uint64_t fro
   pv_buf_reset(&b->raw);
   b->n = 0;
   b->last = from - 1;
-  scan_ctx ctx = {b, def, from, 0};
+  scan_ctx ctx = {b, def, from, from, 0};
   uint64_t next;
   int rc = log_scan(log, from, b->cap, PROJ_BATCH_BYTES, visit, &ctx, &next);
   if (rc == PV_ECORRUPT && ctx.found)
     return pv_error_set(err, PV_ECORRUPT, NULL,
                         "gap in the log: expected position %" PRIu64 ", found %" PRIu64,
                         ctx.expected, ctx.found);
-  if (rc == PV_ECORRUPT)
+  if (rc == PV_ECORRUPT && b->last >= from) rc = 0; /* the corrupt one starts the next */
+  else if (rc == PV_ECORRUPT)
     return pv_error_set(err, PV_ECORRUPT, NULL,
                         "event at position %" PRIu64 " does not decode", next);
   if (rc) return pv_error_set(err, rc, NULL, "could not read the log");
