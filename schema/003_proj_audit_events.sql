@@ -21,5 +21,5 @@ CREATE TABLE rm_audit_events.events (
 CREATE INDEX events_stream ON rm_audit_events.events (tenant, stream, position);
 CREATE INDEX events_actor ON rm_audit_events.events (tenant, actor, position);
 
-INSERT INTO pivotal.proj_checkpoint (name, position, updated_at)
-VALUES ('audit_events', 0, now());
+-- No checkpoint row here: the engine makes it at 0 the first time it runs
+-- this projection (and a rebuild's swap sets it).
