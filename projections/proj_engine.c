@@ -498,20 +498,19 @@ static void waiter_closed(uv_handle_t *h) {
  * (timed out) to run decides the outcome. */
 static void waiter_finish(proj_waiter *w) {
   if (w->finished) return;
+  /* Always under the lock: the engine sends to w->async under it, so once
+   * we hold it no send to the handle we are about to close is in flight. */
+  pthread_mutex_lock(&w->wl->mu);
   int rc = atomic_load(&w->result);
   if (rc == WAIT_PENDING) {
-    pthread_mutex_lock(&w->wl->mu);
-    rc = atomic_load(&w->result);
-    if (rc == WAIT_PENDING) {
-      for (proj_waiter **link = &w->wl->waiters; *link; link = &(*link)->next)
-        if (*link == w) {
-          *link = w->next;
-          break;
-        }
-      rc = PV_ETIMEDOUT;
-    }
-    pthread_mutex_unlock(&w->wl->mu);
+    for (proj_waiter **link = &w->wl->waiters; *link; link = &(*link)->next)
+      if (*link == w) {
+        *link = w->next;
+        break;
+      }
+    rc = PV_ETIMEDOUT;
   }
+  pthread_mutex_unlock(&w->wl->mu);
   w->finished = true;
   uv_timer_stop(&w->timer);
   uv_close((uv_handle_t *)&w->async, waiter_closed);
