@@ -2,9 +2,11 @@
  * pivotal serve — runs the server: brings up the database (the configured
  * one, or the embedded cluster of the data directory, started here and
  * stopped on the way out) and applies the migrations, opens the event log
- * under the data directory, starts the writer, and runs until SIGINT or
- * SIGTERM; then stops the writer (finishing queued commands), closes the
- * log and stops the embedded cluster if this process started it.
+ * under the data directory, starts the writer and the projection engine
+ * (woken by the writer's commits), and runs until SIGINT or SIGTERM; then
+ * stops the engine (its batch in flight commits or rolls back), the writer
+ * (finishing queued commands), closes the log and stops the embedded
+ * cluster if this process started it.
  */
 #include "adapters/pg/pg_embedded.h"
 #include "adapters/pg/pg_migrate.h"
@@ -13,6 +15,7 @@
 #include "cmd/settings.h"
 #include "core/log.h"
 #include "core/writer.h"
+#include "projections/proj.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -73,6 +76,7 @@ int cmd_serve(int argc, char **argv) {
   bool pg_started = false;
   log_t *log = NULL;
   writer_t *writer = NULL;
+  proj_engine *projections = NULL;
   int status = 1;
 
   if (cmd_pg_database(s.database_url[0] ? s.database_url : NULL, s.data_dir, &conninfo,
@@ -86,6 +90,7 @@ int cmd_serve(int argc, char **argv) {
   log_options opt = {.map_max_bytes = log_max};
   if (log_open(&log, log_dir, &opt, &err) != 0) goto fail;
   if (writer_start(&writer, log, NULL, &err) != 0) goto fail;
+  if (proj_engine_start(&projections, log, writer, conninfo, NULL, &err) != 0) goto fail;
   char resolved[PATH_MAX];
   printf("pivotal: event log %s, head position %llu\n",
          realpath(log_dir, resolved) ? resolved : log_dir, (unsigned long long)log_head(log));
@@ -99,6 +104,7 @@ int cmd_serve(int argc, char **argv) {
 fail:
   cmd_pg_print_error(&err);
 done:
+  proj_engine_stop(projections);
   writer_stop(writer);
   log_close(log);
   free(conninfo);

@@ -12,8 +12,10 @@
   XX(serve, cmd_serve, "run the server: the log, the writer and the API")     \
   XX(migrate, cmd_migrate, "apply the database schema migrations")              \
   XX(pg, cmd_pg, "start, stop or check the embedded PostgreSQL cluster")        \
-  XX(events, cmd_events, "list the event catalogue (--markdown: docs/events.md)") \
-  XX(replay, cmd_replay, "print the event log, an entity's history, or verify the chain")
+  XX(events, cmd_events, "list the event catalogue (--markdown: docs/events.md)")   \
+  XX(replay, cmd_replay, "print the event log, an entity's history, or verify the chain") \
+  XX(rebuild, cmd_rebuild, "rebuild a read model from the whole log and swap it in") \
+  XX(status, cmd_status, "show each projection's checkpoint and lag")
 
 #define PV__XX(name, fn, summary) int fn(int argc, char **argv);
 PV_COMMAND_MAP(PV__XX)

@@ -1,0 +1,13 @@
+/*
+ * The folds of the projections in the registry (proj_registry.c), one file
+ * each: proj_<name>.c. Internal to projections/.
+ */
+#ifndef PV_PROJ_FOLDS_H
+#define PV_PROJ_FOLDS_H
+
+#include "projections/proj.h"
+
+int proj_event_counts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+int proj_audit_events_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+
+#endif

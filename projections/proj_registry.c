@@ -1,0 +1,30 @@
+/*
+ * The registry of projections: one row each. Adding a read model is a row
+ * here, its fold in proj_<name>.c and a migration in schema/ that makes its
+ * schema rm_<name> and tables (rebuild clones the tables from there).
+ *
+ * Columns: name (the checkpoint's key), event types read (NULL = all),
+ * schema of the live read model, fold.
+ */
+#include "projections/proj.h"
+#include "projections/proj_folds.h"
+
+#include <string.h>
+
+static const proj_def registry[] = {
+    /* Counts per (tenant, type); deliberately NOT idempotent (n = n + k):
+     * a batch applied twice shows. The crash tests rely on that. */
+    {"event_counts", NULL, "rm_event_counts", proj_event_counts_fold},
+    /* Every event as an audit/timeline row, payload as jsonb. */
+    {"audit_events", NULL, "rm_audit_events", proj_audit_events_fold},
+};
+
+size_t proj_count(void) { return sizeof registry / sizeof registry[0]; }
+
+const proj_def *proj_at(size_t i) { return i < proj_count() ? &registry[i] : NULL; }
+
+const proj_def *proj_find(const char *name) {
+  for (size_t i = 0; i < proj_count(); i++)
+    if (strcmp(registry[i].name, name) == 0) return &registry[i];
+  return NULL;
+}
