@@ -12,7 +12,8 @@
   XX(serve, cmd_serve, "run the server: the log, the writer and the API")     \
   XX(migrate, cmd_migrate, "apply the database schema migrations")              \
   XX(pg, cmd_pg, "start, stop or check the embedded PostgreSQL cluster")        \
-  XX(events, cmd_events, "list the event catalogue (--markdown: docs/events.md)")
+  XX(events, cmd_events, "list the event catalogue (--markdown: docs/events.md)") \
+  XX(user, cmd_user, "add a user (the first admin): user add --email E --role R")
 
 #define PV__XX(name, fn, summary) int fn(int argc, char **argv);
 PV_COMMAND_MAP(PV__XX)
