@@ -205,7 +205,13 @@ void api_op_answer(api_op *op, int status, uint64_t version_noop) {
   http_response_header(req, "Pivotal-Position", text);
   snprintf(text, sizeof text, "\"%" PRIu64 "\"", version);
   http_response_header(req, "ETag", text);
-  if (c->replayed) http_response_header(req, "Idempotent-Replayed", "true");
+  if (c->replayed) {
+    /* the first answer's entity: a retried create drew a new id this time;
+     * streams are named "<kind>-<id>" */
+    const char *dash = strchr(c->stream, '-');
+    if (dash) snprintf(op->entity_id, sizeof op->entity_id, "%s", dash + 1);
+    http_response_header(req, "Idempotent-Replayed", "true");
+  }
   cJSON *body = cJSON_CreateObject();
   cJSON_AddStringToObject(body, "id", op->entity_id);
   cJSON_AddNumberToObject(body, "position", (double)position);
