@@ -2,16 +2,19 @@
  * pivotal serve — runs the server: brings up the database (the configured
  * one, or the embedded cluster of the data directory, started here and
  * stopped on the way out) and applies the migrations, opens the event log
- * under the data directory, starts the writer and the projection engine
- * (woken by the writer's commits), and runs until SIGINT or SIGTERM; then
- * stops the engine (its batch in flight commits or rolls back), the writer
- * (finishing queued commands), closes the log and stops the embedded
- * cluster if this process started it.
+ * under the data directory, starts the writer, the projection engine
+ * (woken by the writer's commits) and the HTTP API (its own loop thread),
+ * and runs until SIGINT or SIGTERM; then stops the API (in-flight requests
+ * and their commands finish), the engine (its batch in flight commits or
+ * rolls back), the writer (finishing queued commands), closes the log and
+ * stops the embedded cluster if this process started it.
  */
+#include "adapters/http/handlers/api.h"
 #include "adapters/pg/pg_embedded.h"
 #include "adapters/pg/pg_migrate.h"
 #include "cmd/cmd_pg.h"
 #include "cmd/commands.h"
+#include "cmd/serve_hooks.h"
 #include "cmd/settings.h"
 #include "core/log.h"
 #include "core/writer.h"
@@ -26,7 +29,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define SERVE_USAGE "pivotal serve [--data-dir DIR] [--listen HOST:PORT] [--database-url URL]"
+#define SERVE_USAGE \
+  "pivotal serve [--data-dir DIR] [--listen HOST:PORT] [--database-url URL] [--jwt-key-file F]"
 
 static void print_applied(const pg_migration *m, void *arg) {
   (void)arg;
@@ -42,6 +46,66 @@ static int migrate(const char *conninfo, pv_error *err) {
                   NULL, err);
   pg_conn_free(conn);
   return rc;
+}
+
+/* ---- the HTTP API on its own loop thread ---- */
+
+typedef struct serve_http {
+  uv_loop_t loop;
+  api *api;
+  pthread_t thread;
+  bool running;
+} serve_http;
+
+static void *serve_http_main(void *arg) {
+  serve_http *h = arg;
+  uv_run(&h->loop, UV_RUN_DEFAULT);
+  return NULL;
+}
+
+/* Loads the key, builds the API on a fresh loop, listens and starts the
+ * loop thread. Returns: 0 or a PV_E code with err filled. */
+static int serve_http_start(serve_http *h, const pv_settings *s, serve_hooks *hooks,
+                            pv_error *err) {
+  uint8_t key[API_JWT_KEY_MAX];
+  size_t key_len = 0;
+  int rc = api_load_jwt_key(s->jwt_key_file, s->data_dir, key, &key_len, err);
+  if (rc) return rc;
+  api_config cfg;
+  api_config_init(&cfg);
+  cfg.jwt_key = key;
+  cfg.jwt_key_len = key_len;
+  cfg.http.access_log = stderr;
+  uv_loop_init(&h->loop);
+  if ((rc = http_config_set_listen(&cfg.http, s->listen, err)) == 0 &&
+      (rc = api_new(&h->loop, hooks->writer, &cfg, &h->api, err)) == 0) {
+    serve_hooks_install(hooks, api_http(h->api));
+    rc = api_listen(h->api, err);
+  }
+  memset(key, 0, sizeof key);
+  if (rc == 0 && pthread_create(&h->thread, NULL, serve_http_main, h) != 0)
+    rc = pv_error_set(err, PV_ENOMEM, NULL, "could not start the HTTP thread");
+  if (rc) {
+    api_free(h->api);
+    h->api = NULL;
+    uv_loop_close(&h->loop);
+    return rc;
+  }
+  h->running = true;
+  printf("pivotal: listening on http://%s:%d\n", cfg.http.host, http_server_port(api_http(h->api)));
+  return 0;
+}
+
+/* Drains the API (before the writer stops: in-flight commands still need
+ * their answers), joins the thread and frees the loop. */
+static void serve_http_stop(serve_http *h) {
+  if (!h->running) return;
+  api_stop(h->api);
+  pthread_join(h->thread, NULL);
+  api_free(h->api);
+  uv_run(&h->loop, UV_RUN_NOWAIT); /* the password pool frees on this turn */
+  uv_loop_close(&h->loop);
+  h->running = false;
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -77,6 +141,8 @@ int cmd_serve(int argc, char **argv) {
   log_t *log = NULL;
   writer_t *writer = NULL;
   proj_engine *projections = NULL;
+  serve_http http = {0};
+  serve_hooks hooks = {0};
   int status = 1;
 
   if (cmd_pg_database(s.database_url[0] ? s.database_url : NULL, s.data_dir, &conninfo,
@@ -94,6 +160,8 @@ int cmd_serve(int argc, char **argv) {
   char resolved[PATH_MAX];
   printf("pivotal: event log %s, head position %llu\n",
          realpath(log_dir, resolved) ? resolved : log_dir, (unsigned long long)log_head(log));
+  hooks = (serve_hooks){writer, projections};
+  if (serve_http_start(&http, &s, &hooks, &err) != 0) goto fail;
   printf("pivotal: running; SIGINT or SIGTERM stops\n");
   fflush(stdout);
 
@@ -104,6 +172,8 @@ int cmd_serve(int argc, char **argv) {
 fail:
   cmd_pg_print_error(&err);
 done:
+  serve_http_stop(&http);
+  serve_hooks_remove(&hooks);
   proj_engine_stop(projections);
   writer_stop(writer);
   log_close(log);

@@ -19,7 +19,9 @@
   XX(database_url, "--database-url", "PIVOTAL_DATABASE_URL", "",                               \
      "PostgreSQL ≥ 15 for the read models; empty: a private cluster under DIR/pg")              \
   XX(log_max_size, "--log-max-size", "PIVOTAL_LOG_MAX_SIZE", "64G",                             \
-     "cap on the event log's size (K, M, G suffixes); at the cap commands get \"storage full\"")
+     "cap on the event log's size (K, M, G suffixes); at the cap commands get \"storage full\"") \
+  XX(jwt_key_file, "--jwt-key-file", "PIVOTAL_JWT_KEY_FILE", "",                                \
+     "HS256 key for access tokens (32 to 1024 raw bytes); empty: DIR/jwt.key, made once (0600)")
 
 typedef struct pv_settings {
 #define PV__XX(field, flag, env, def, help) const char *field;

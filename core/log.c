@@ -523,14 +523,48 @@ int log_verify(log_t *log, uint64_t *count, uint8_t head_hash[EVT_HASH_BYTES],
 
 /* ---- writing ---------------------------------------------------------- */
 
+/* Another process (`pivotal user add` beside a running server) may have
+ * appended since this one last committed: LMDB's write lock serializes the
+ * two, but our head copy would be stale. So the head is re-read inside the
+ * transaction (one cursor step); the in-memory copy is only a shortcut
+ * when it still matches. */
+static int wtxn_load_head(log_wtxn *tx) {
+  log_t *log = tx->log;
+  uint64_t pos = last_position(tx->txn, log->events);
+  tx->head = atomic_load(&log->head);
+  log_head_hash(log, tx->head_hash);
+  if (pos == tx->head) return 0;
+  evt_envelope e;
+  MDB_val k = {sizeof pos, &pos}, v;
+  if (pos == 0) return PV_ECORRUPT; /* the log shrank: never done by us */
+  int rc = mdb_get(tx->txn, log->events, &k, &v);
+  if (rc) return lmdb_to_pv(rc);
+  if (decode_stored(&v, pos, &e) != 0) return PV_ECORRUPT;
+  tx->head = pos;
+  memcpy(tx->head_hash, e.hash, EVT_HASH_BYTES);
+  return 0;
+}
+
 int log_wtxn_begin(log_t *log, log_wtxn **out) {
   log_wtxn *tx = &log->wtxn;
   if (log->wtxn_open || log->read_only) return PV_EINVAL;
-  int rc = mdb_txn_begin(log->env, NULL, 0, &tx->txn);
+  int rc;
+  while ((rc = mdb_txn_begin(log->env, NULL, 0, &tx->txn)) == MDB_MAP_RESIZED) {
+    /* Another process grew the map: adopt its size (no transaction of
+     * ours may be open meanwhile, hence the exclusive lock), then retry. */
+    pthread_rwlock_wrlock(&log->resize_lock);
+    mdb_env_set_mapsize(log->env, 0);
+    MDB_envinfo info;
+    mdb_env_info(log->env, &info);
+    log->map_size = info.me_mapsize;
+    pthread_rwlock_unlock(&log->resize_lock);
+  }
   if (rc) return lmdb_to_pv(rc);
   tx->log = log;
-  tx->head = atomic_load(&log->head);
-  log_head_hash(log, tx->head_hash);
+  if ((rc = wtxn_load_head(tx)) != 0) {
+    mdb_txn_abort(tx->txn);
+    return rc;
+  }
   log->wtxn_open = true;
   *out = tx;
   return 0;
@@ -700,6 +734,19 @@ int log_unique_get(log_wtxn *tx, const char *tenant, const char *kind, const cha
   MDB_val v;
   key_parts(&kb, tenant, kind, value, (char *)NULL);
   int rc = get_kv(tx->txn, tx->log->unique, &kb, &v);
+  if (rc) return rc;
+  if (v.mv_size + 1 > cap) return PV_EINVAL;
+  memcpy(out, v.mv_data, v.mv_size);
+  out[v.mv_size] = '\0';
+  return 0;
+}
+
+int log_reader_unique_get(log_reader *rd, const char *tenant, const char *kind,
+                          const char *value, char *out, size_t cap) {
+  key_buf kb;
+  MDB_val v;
+  key_parts(&kb, tenant, kind, value, (char *)NULL);
+  int rc = get_kv(rd->txn, rd->log->unique, &kb, &v);
   if (rc) return rc;
   if (v.mv_size + 1 > cap) return PV_EINVAL;
   memcpy(out, v.mv_data, v.mv_size);

@@ -135,7 +135,11 @@ int log_verify(log_t *log, uint64_t *count, uint8_t head_hash[EVT_HASH_BYTES],
 
 typedef struct log_wtxn log_wtxn;
 
-/* Begins the write transaction. Returns: 0 or PV_EIO. */
+/* Begins the write transaction. The head (position and hash) is read from
+ * the transaction, so another process that appended to the same
+ * environment in between (LMDB serializes the write transactions of all
+ * processes) is seen; a map grown by another process is adopted.
+ * Returns: 0, PV_EIO, PV_ECORRUPT (the last event does not decode). */
 int log_wtxn_begin(log_t *log, log_wtxn **out);
 /*
  * Commits: when it returns 0 everything appended is durable and log_head()
@@ -205,6 +209,9 @@ int log_unique_get(log_wtxn *tx, const char *tenant, const char *kind, const cha
                    char *out, size_t cap);
 int log_unique_put(log_wtxn *tx, const char *tenant, const char *kind, const char *value,
                    const char *entity_id);
+/* The unique index as a read snapshot sees it (same rules as get). */
+int log_reader_unique_get(log_reader *rd, const char *tenant, const char *kind,
+                          const char *value, char *out, size_t cap);
 int log_unique_del(log_wtxn *tx, const char *tenant, const char *kind, const char *value);
 
 /* Suppressions: (tenant, channel, value) → record bytes.

@@ -30,11 +30,14 @@ static void hash_raw(const uint8_t raw[RAW_BYTES],
   crypto_generichash(out, AUTH_TOKEN_HASH_BYTES, raw, RAW_BYTES, NULL, 0);
 }
 
-/* New secret for family: sets live_hash and writes the token. */
-static void mint(auth_token_family *family, char token[AUTH_TOKEN_BUF]) {
+/* New secret for family (random, or the one given): sets live_hash and
+ * writes the token. */
+static void mint(auth_token_family *family, const uint8_t *secret,
+                 char token[AUTH_TOKEN_BUF]) {
   uint8_t raw[RAW_BYTES];
   memcpy(raw, family->family_id, AUTH_TOKEN_FAMILY_ID_BYTES);
-  randombytes_buf(raw + AUTH_TOKEN_FAMILY_ID_BYTES, AUTH_TOKEN_SECRET_BYTES);
+  if (secret) memcpy(raw + AUTH_TOKEN_FAMILY_ID_BYTES, secret, AUTH_TOKEN_SECRET_BYTES);
+  else randombytes_buf(raw + AUTH_TOKEN_FAMILY_ID_BYTES, AUTH_TOKEN_SECRET_BYTES);
   hash_raw(raw, family->live_hash);
   sodium_bin2base64(token, AUTH_TOKEN_BUF, raw, RAW_BYTES,
                     sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -66,7 +69,7 @@ int auth_token_issue(const char *user_id, const char *tenant,
   family->created_s = now_s;
   family->rotated_s = now_s;
   family->expires_s = live_until(family, now_s);
-  mint(family, token);
+  mint(family, NULL, token);
   return 0;
 }
 
@@ -127,6 +130,15 @@ int auth_token_rotate(const auth_token_family *cur, const char *token,
                       size_t len, uint64_t user_token_version, int64_t now_s,
                       auth_token_family *next, char token_out[AUTH_TOKEN_BUF],
                       auth_token_outcome *outcome, pv_error *err) {
+  return auth_token_rotate_with(cur, token, len, user_token_version, now_s, NULL,
+                                next, token_out, outcome, err);
+}
+
+int auth_token_rotate_with(const auth_token_family *cur, const char *token,
+                           size_t len, uint64_t user_token_version, int64_t now_s,
+                           const uint8_t *secret, auth_token_family *next,
+                           char token_out[AUTH_TOKEN_BUF],
+                           auth_token_outcome *outcome, pv_error *err) {
   token_out[0] = '\0';
   int rc = present(cur, token, len, now_s, next, outcome, err);
   if (rc) return rc;
@@ -140,7 +152,7 @@ int auth_token_rotate(const auth_token_family *cur, const char *token,
   next->generation = cur->generation + 1;
   next->rotated_s = now_s;
   next->expires_s = live_until(cur, now_s);
-  mint(next, token_out);
+  mint(next, secret, token_out);
   return 0;
 }
 

@@ -129,6 +129,19 @@ int auth_token_rotate(const auth_token_family *cur, const char *token,
                       auth_token_outcome *outcome, pv_error *err);
 
 /*
+ * auth_token_rotate with the new token's secret chosen by the caller
+ * (AUTH_TOKEN_SECRET_BYTES random bytes; NULL draws them here). For a
+ * writer's decide function, which must give the same answer when the
+ * writer redoes its batch: the caller draws the secret once, before
+ * submitting. Returns: as auth_token_rotate.
+ */
+int auth_token_rotate_with(const auth_token_family *cur, const char *token,
+                           size_t len, uint64_t user_token_version, int64_t now_s,
+                           const uint8_t *secret, auth_token_family *next,
+                           char token_out[AUTH_TOKEN_BUF],
+                           auth_token_outcome *outcome, pv_error *err);
+
+/*
  * Logs out with token: revokes the family (outcome LOGGED_OUT). A spent
  * token revokes it too, as reuse (REUSED). An already revoked or expired
  * family gives DENIED; an HTTP logout may still answer 204 then.

@@ -134,6 +134,8 @@ typedef struct http_config {
                                    timeout with room for the writer's flush */
   FILE *access_log;             /* NULL: no access log; one JSON line per
                                    request otherwise, flushed per line */
+  unsigned position_wait_ms;    /* 2 s: issue 4 (the longest a query with
+                                   Pivotal-Min-Position waits) */
   bool reuse_port;              /* false: set SO_REUSEPORT so several
                                    servers (one per loop thread) can share
                                    the port; off because one loop was
@@ -175,6 +177,30 @@ void http_readiness_add(http_readiness *r, const char *name, bool ok,
 int http_server_new(uv_loop_t *loop, const http_config *cfg,
                     const http_route *routes, size_t n_routes,
                     http_server **out, pv_error *err);
+
+/*
+ * Read your writes. A GET or HEAD request carrying `Pivotal-Min-Position: N`
+ * (N a decimal u64; anything else is 400 with field
+ * "/headers/pivotal-min-position") is held, once authorized and its body
+ * read, until the position waiter says the data the route reads has passed
+ * N. The waiter is called on the loop thread once per such request (N > 0)
+ * with cfg.position_wait_ms, and must call http_request_position_done(req,
+ * status) exactly once, on the loop thread, within about that time:
+ * status 0 runs the handler; PV_ETIMEDOUT answers 504 problem+json (the
+ * read models are behind; retry); another PV_E code answers that error.
+ * The waiter may look at http_request_route(req) to know what the route
+ * reads. Without a waiter the handler runs at once (the header is still
+ * checked). Commands ignore the header: they decide on the write side,
+ * which is always current.
+ */
+typedef void (*http_position_waiter_fn)(void *ctx, http_request *req,
+                                        uint64_t position, unsigned timeout_ms);
+void http_server_set_position_waiter(http_server *srv,
+                                     http_position_waiter_fn fn, void *ctx);
+/* Ends the wait of a held request (see above). Thread: the loop's. */
+void http_request_position_done(http_request *req, int status);
+/* The request's Pivotal-Min-Position (0 when absent). */
+uint64_t http_request_min_position(const http_request *req);
 
 /* Hooks and the application context; set before http_server_listen(). */
 void http_server_set_authenticate(http_server *srv, http_authenticate_fn fn,

@@ -63,6 +63,8 @@ struct http_request {
   http_chunk_fn on_chunk;
   http_end_fn on_end;
   void *stream_ctx;
+  uint64_t min_position;    /* Pivotal-Min-Position, 0 when absent */
+  bool waiting_position;    /* held for the position waiter */
   bool handler_called;
   bool end_called;
   bool paused;

@@ -4,6 +4,7 @@
  * once filled, so renderers read only complete slots.
  */
 #include "adapters/http/http_metrics.h"
+#include "core/common/pv_error.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -28,6 +29,12 @@ struct http_metric {
 static struct http_metric registry[HTTP_METRICS_MAX];
 static _Atomic size_t registry_count;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct {
+  http_metrics_collect_fn fn;
+  void *ctx;
+} collectors[HTTP_METRICS_COLLECTORS_MAX]; /* guarded by registry_lock */
+static size_t collector_count;
 
 const double http_latency_bounds[] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -126,6 +133,35 @@ static void add_double(pv_buf *out, double v) {
   else pv_buf_addf(out, "%.17g", v);
 }
 
+int http_metrics_add_collector(http_metrics_collect_fn fn, void *ctx) {
+  int rc = PV_EBUSY;
+  pthread_mutex_lock(&registry_lock);
+  if (collector_count < HTTP_METRICS_COLLECTORS_MAX) {
+    collectors[collector_count].fn = fn;
+    collectors[collector_count].ctx = ctx;
+    collector_count++;
+    rc = 0;
+  }
+  pthread_mutex_unlock(&registry_lock);
+  return rc;
+}
+
+void http_metrics_remove_collector(http_metrics_collect_fn fn, void *ctx) {
+  pthread_mutex_lock(&registry_lock);
+  for (size_t i = 0; i < collector_count; i++)
+    if (collectors[i].fn == fn && collectors[i].ctx == ctx) {
+      collectors[i] = collectors[--collector_count];
+      break;
+    }
+  pthread_mutex_unlock(&registry_lock);
+}
+
+static void render_collectors(pv_buf *out) {
+  pthread_mutex_lock(&registry_lock);
+  for (size_t i = 0; i < collector_count; i++) collectors[i].fn(collectors[i].ctx, out);
+  pthread_mutex_unlock(&registry_lock);
+}
+
 void http_metrics_render(pv_buf *out) {
   size_t count = atomic_load_explicit(&registry_count, memory_order_acquire);
   for (size_t i = 0; i < count; i++) {
@@ -153,4 +189,5 @@ void http_metrics_render(pv_buf *out) {
       pv_buf_addf(out, "\n%s_count %llu\n", m->name, (unsigned long long)cumulative);
     }
   }
+  render_collectors(out);
 }

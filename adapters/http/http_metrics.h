@@ -46,7 +46,21 @@ void http_metric_set(http_metric *m, double v);
 /* Histogram: counts v in its bucket and adds it to the sum. */
 void http_metric_observe(http_metric *m, double v);
 
-/* Appends every registered metric in the text exposition format. */
+/*
+ * A collector appends metrics of its own, already in the exposition format,
+ * at each render: for state another module owns and can report on demand
+ * (the writer's stats, each projection's lag with a label). At most
+ * HTTP_METRICS_COLLECTORS_MAX (8, arbitrary); fn runs on the rendering
+ * thread and must not block. Returns: 0, or PV_EBUSY when full.
+ */
+#define HTTP_METRICS_COLLECTORS_MAX 8
+typedef void (*http_metrics_collect_fn)(void *ctx, pv_buf *out);
+int http_metrics_add_collector(http_metrics_collect_fn fn, void *ctx);
+/* Removes a collector (before its ctx dies). */
+void http_metrics_remove_collector(http_metrics_collect_fn fn, void *ctx);
+
+/* Appends every registered metric, then each collector's, in the text
+ * exposition format. */
 void http_metrics_render(pv_buf *out);
 
 /* Latency bounds in seconds used for per-route histograms (100 µs .. 10 s). */

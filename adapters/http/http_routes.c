@@ -1,19 +1,12 @@
 /*
- * http_routes — the application's route table (expanded from routes.def)
- * and the built-in handlers /healthz, /readyz and /metrics.
+ * http_routes — the built-in handlers /healthz, /readyz and /metrics. The
+ * application's table (routes.def) is expanded in
+ * adapters/http/handlers/api_routes.c, beside the handlers it names.
  */
 #include "adapters/http/http_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-const http_route http_routes[] = {
-#define HTTP_ROUTE(method, path, handler, roles, body_limit, streaming, idempotent) \
-  {method, path, handler, roles, body_limit, streaming, idempotent},
-#include "adapters/http/routes.def"
-#undef HTTP_ROUTE
-};
-const size_t http_routes_count = sizeof http_routes / sizeof http_routes[0];
 
 void http_handle_healthz(http_request *req) {
   static const char body[] = "{\"status\":\"alive\"}\n";

@@ -25,6 +25,7 @@
 #include "adapters/http/http_internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,8 @@ struct http_server {
   int port;
   http_authenticate_fn authenticate;
   void *authenticate_ctx;
+  http_position_waiter_fn position_waiter;
+  void *position_waiter_ctx;
   http_readiness_fn readiness;
   void *readiness_ctx;
   void *app;
@@ -119,6 +122,7 @@ void http_config_init(http_config *cfg) {
   cfg->body_window_ms = 10000;
   cfg->body_min_bytes = 1024;
   cfg->shutdown_timeout_ms = 10000;
+  cfg->position_wait_ms = 2000;
   cfg->access_log = NULL;
 }
 
@@ -542,6 +546,64 @@ out:
                                      : HTTP_PARSE_STOP;
 }
 
+/* Calls a buffered route's handler, first holding a query with
+ * Pivotal-Min-Position for the position waiter (see http.h). */
+static void request_run_handler(http_request *req) {
+  http_server *srv = req->srv;
+  const http_route *route = &srv->routes[req->route_index];
+  req->handler_called = true;
+  const char *h = NULL;
+  if (req->method == HTTP_METHOD_GET || req->method == HTTP_METHOD_HEAD)
+    h = http_request_header(req, "Pivotal-Min-Position");
+  if (h) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(h, &end, 10);
+    if (h[0] < '0' || h[0] > '9' || *end || errno == ERANGE) {
+      pv_error e = PV_ERROR_INIT;
+      pv_error_set(&e, PV_EINVAL, "/headers/pivotal-min-position",
+                   "invalid Pivotal-Min-Position");
+      pv_error_hint(&e, "Send the position a command answered with, a decimal number.");
+      http_respond_error(req, &e);
+      return;
+    }
+    req->min_position = v;
+    if (srv->position_waiter && v > 0) {
+      req->waiting_position = true;
+      srv->position_waiter(srv->position_waiter_ctx, req, v, srv->cfg.position_wait_ms);
+      return;
+    }
+  }
+  route->handler(req);
+}
+
+void http_request_position_done(http_request *req, int status) {
+  if (!req->waiting_position) abort(); /* not held, or ended twice: a bug */
+  req->waiting_position = false;
+  if (status == 0) {
+    req->srv->routes[req->route_index].handler(req);
+    return;
+  }
+  pv_error e = PV_ERROR_INIT;
+  if (status == PV_ETIMEDOUT) {
+    pv_error_set(&e, status, NULL, "the data is not yet at the requested position");
+    pv_error_detail(&e, "The read models did not reach position %llu within %u ms.",
+                    (unsigned long long)req->min_position, req->srv->cfg.position_wait_ms);
+    pv_error_hint(&e, "Retry the query shortly.");
+  } else {
+    pv_error_set(&e, status, NULL, NULL);
+  }
+  http_respond_error(req, &e);
+}
+
+uint64_t http_request_min_position(const http_request *req) { return req->min_position; }
+
+void http_server_set_position_waiter(http_server *srv, http_position_waiter_fn fn,
+                                     void *ctx) {
+  srv->position_waiter = fn;
+  srv->position_waiter_ctx = ctx;
+}
+
 static int p_on_body(void *owner, const char *data, size_t len) {
   http_conn *c = owner;
   http_request *req = c->req;
@@ -584,8 +646,7 @@ static void p_on_complete(void *owner) {
   if (route->streaming) {
     request_end_stream(req, 0);
   } else if (!req->handler_called) {
-    req->handler_called = true;
-    route->handler(req);
+    request_run_handler(req);
   }
 }
 

@@ -318,8 +318,40 @@ static void test_read_only_open_beside_the_writer(void) {
   log_close(log);
 }
 
+/* Another process appends between two of our write transactions (as
+ * `pivotal user add` does beside a running server): our next append must
+ * chain onto its event, not onto our stale head. */
+static void test_append_after_another_process_appended(void) {
+  log_t *log = open_log(NULL);
+  uint64_t pos;
+  ASSERT_OK(tu_append(log, "contact-1", LOG_EXPECT_NO_STREAM, "ours", &pos));
+  pid_t child = fork();
+  ASSERT(child >= 0);
+  if (child == 0) {
+    log_t *other;
+    pv_error err = PV_ERROR_INIT;
+    if (log_open(&other, test_tmpdir(), NULL, &err) != 0) _exit(1);
+    int rc = tu_append(other, "contact-2", LOG_EXPECT_NO_STREAM, "theirs", &pos);
+    log_close(other);
+    _exit(rc == 0 && pos == 2 ? 0 : 2);
+  }
+  int status;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_OK(tu_append(log, "contact-1", 1, "ours again", &pos));
+  ASSERT_U64_EQ(pos, 3);
+  ASSERT_U64_EQ(log_head(log), 3);
+  uint64_t count, bad;
+  uint8_t hash[EVT_HASH_BYTES];
+  pv_error err = PV_ERROR_INIT;
+  ASSERT_OK(log_verify(log, &count, hash, &bad, &err));
+  ASSERT_U64_EQ(count, 3);
+  log_close(log);
+}
+
 TEST_MAIN(TEST(test_append_assigns_positions_and_versions), TEST(test_expected_version_conflicts),
           TEST(test_reopen_keeps_head_and_hash), TEST(test_scan_is_bounded), TEST(test_indexes),
           TEST(test_verify_detects_flipped_byte), TEST(test_verify_detects_deleted_event),
           TEST(test_verify_detects_swapped_events), TEST(test_map_full_grows_then_storage_full),
-          TEST(test_read_only_open_beside_the_writer))
+          TEST(test_read_only_open_beside_the_writer),
+          TEST(test_append_after_another_process_appended))
