@@ -612,6 +612,19 @@ static const char *field_str(const surv_field *f) {
   return f->set && f->value.type == SURV_STR ? f->value.str : "";
 }
 
+int contact_upsert_prepare(contact_upsert_arg *arg, pv_error *err) {
+  contact_upsert_release(arg);
+  int rc = contact_normalize(&arg->in, &arg->obs, err);
+  if (rc) contact_obs_release(&arg->obs);
+  else arg->prepared = true;
+  return rc;
+}
+
+void contact_upsert_release(contact_upsert_arg *arg) {
+  if (arg->prepared) contact_obs_release(&arg->obs);
+  arg->prepared = false;
+}
+
 int contact_upsert_decide(writer_ctx *ctx, void *argp, pv_error *err) {
   contact_upsert_arg *arg = argp;
   contact_obs obs;
@@ -628,8 +641,12 @@ int contact_upsert_decide(writer_ctx *ctx, void *argp, pv_error *err) {
   arg->created = false;
   arg->changed_fields = arg->conflicts = 0;
 
-  int rc = contact_normalize(&arg->in, &obs, err);
-  if (rc) goto out;
+  /* obs is this decide's view of the observation: a shallow copy of the
+   * prepared one (never modified: decide may run again) or its own */
+  bool own_obs = !arg->prepared, own_link = false;
+  int rc = 0;
+  if (arg->prepared) obs = arg->obs;
+  else if ((rc = contact_normalize(&arg->in, &obs, err))) goto out;
 
   /* the account: explicit, else by the email's domain */
   const surv_field *acct_obs = &obs.values[CONTACT_F_ACCOUNT_ID];
@@ -647,6 +664,7 @@ int contact_upsert_decide(writer_ctx *ctx, void *argp, pv_error *err) {
     }
   } else if (!acct_obs->set && obs.has_email) {
     if ((rc = observe_domain_link(ctx, &obs, &obs.email, err))) goto out;
+    own_link = obs.values[CONTACT_F_ACCOUNT_ID].set;
   }
   const char *obs_account = field_str(&obs.values[CONTACT_F_ACCOUNT_ID]);
 
@@ -768,7 +786,8 @@ int contact_upsert_decide(writer_ctx *ctx, void *argp, pv_error *err) {
     if (rc) pv_error_set(err, rc, "/email", "identifier too long for the index");
   }
 out:
-  contact_obs_release(&obs);
+  if (own_obs) contact_obs_release(&obs);
+  else if (own_link) surv_field_release(&obs.values[CONTACT_F_ACCOUNT_ID]);
   contact_state_release(&st);
   contact_changes_release(&ch);
   pv_buf_release(&conflicts);

@@ -223,17 +223,35 @@ void contact_decide_unmerge(const contact_state *winner, const contact_merge_rec
 
 /* ---- commands (writer decide functions) ------------------------------- */
 
-/* arg: contact_upsert_arg. Out: the contact's id, whether it was created,
+/*
+ * arg: contact_upsert_arg. Out: the contact's id, whether it was created,
  * how many fields changed and how many identifiers stayed with another
  * contact. Returns: 0, PV_EINVAL (bad input or no identifier at all),
  * PV_ENOTFOUND (/account_id is not a live account), PV_EEXISTS (the
- * contact it reaches is deleted; /email). */
+ * contact it reaches is deleted; /email).
+ * Initialise the arg with zeros (memset or `= {0}`) before filling `in`.
+ */
 typedef struct contact_upsert_arg {
   contact_input in;
+  /* private: set by contact_upsert_prepare */
+  bool prepared;
+  contact_obs obs;
+  /* out */
   char id[ENTITY_ID_LEN + 1];
   bool created;
   size_t changed_fields, conflicts;
 } contact_upsert_arg;
+
+/*
+ * Optional: normalizes arg->in on the caller's thread (libphonenumber and
+ * IDNA are the costly part of an upsert), so the one writer thread only
+ * decides. Without it, decide normalizes. Thread: the caller's, before
+ * submitting. Returns: 0 or as contact_normalize.
+ * Ownership: contact_upsert_release frees what it made; call it after the
+ * command is done (also when prepare failed; it is then a no-op).
+ */
+int contact_upsert_prepare(contact_upsert_arg *arg, pv_error *err);
+void contact_upsert_release(contact_upsert_arg *arg);
 int contact_upsert_decide(writer_ctx *ctx, void *arg, pv_error *err);
 
 /* arg: contact_merge_arg. Returns: 0, PV_EINVAL (same ids, or one side is
