@@ -266,10 +266,12 @@ int surv_read_change(mp_reader *r, char field[SURV_FIELD_NAME_MAX + 1], surv_fie
         memcpy(field, s.ptr, s.len);
         field[s.len] = '\0';
       }
-    } else if (mp_slice_eq(key, "old")) {
-      rc = surv_read_value(r, &before->value);
-    } else if (mp_slice_eq(key, "new")) {
-      rc = surv_read_value(r, &after->value);
+    } else if (mp_slice_eq(key, "old") || mp_slice_eq(key, "new")) {
+      /* a repeated key replaces the value read before it */
+      surv_value *v = mp_slice_eq(key, "old") ? &before->value : &after->value;
+      if (v->type == SURV_STR) free(v->str);
+      memset(v, 0, sizeof *v);
+      rc = surv_read_value(r, v);
     } else if (mp_slice_eq(key, "source")) {
       after->set = true;
       rc = read_source(r, after->source);
