@@ -755,7 +755,9 @@ int contact_upsert_decide(writer_ctx *ctx, void *argp, pv_error *err) {
   }
   arg->changed_fields = ch.count;
   arg->conflicts = conflict_count;
-  if (!arg->created && ch.count == 0 && ch.ident_count == 0 && conflict_count == 0) goto out;
+  /* conflicts alone write nothing: re-running an import must not grow the
+   * log; they ride along on an event written anyway and are in the out */
+  if (!arg->created && ch.count == 0 && ch.ident_count == 0) goto out;
 
   msgpack_packer pk;
   mp_packer_init(&pk, &payload);

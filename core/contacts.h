@@ -32,6 +32,11 @@
  * (the read model finds the candidates: unlinked contacts whose email
  * domain an account now owns).
  *
+ * A merge moves the loser's identifiers to the winner; an unmerge puts them
+ * back and restores each winner field the merge set and nothing changed
+ * since. What upserts did to the winner between the two (through the
+ * loser's identifiers too) stays with the winner.
+ *
  * Deleted contacts keep their identifiers: an upsert that reaches one is
  * refused (PV_EEXISTS) until it is restored. A merged loser's identifiers
  * point to the winner until the merge is undone.

@@ -23,6 +23,13 @@ static void test_messy_emails_dedupe_to_one_contact(void) {
     ASSERT_EQ(a.created, i == 0);
   }
   ASSERT_STR_EQ(du_owner(&env, "contact_email", "jane.doe@example.com"), want);
+  /* the same input again: the same result, and nothing written */
+  uint64_t head = log_head(env.log);
+  contact_upsert_arg same = du_contact(variants[1], "Jane", "import", 103);
+  upsert_ok(&env, &same);
+  ASSERT_STR_EQ(same.id, want);
+  ASSERT_EQ(same.changed_fields, 0);
+  ASSERT_U64_EQ(log_head(env.log), head);
   char *t = text_of(&env, want);
   ASSERT(strstr(t, "email: \"jane.doe@example.com\" <import,60,103>"));
   ASSERT(strstr(t, "id email jane.doe@example.com\n"));
@@ -166,6 +173,12 @@ static void test_secondary_identifiers(void) {
   ASSERT(strcmp(d.id, a.id) != 0);
   ASSERT_EQ(d.conflicts, 1);
   ASSERT_STR_EQ(du_owner(&env, "contact_phone", phone_key), a.id);
+  /* the same upsert again writes nothing, and still reports the conflict */
+  uint64_t head = log_head(env.log);
+  upsert_ok(&env, &d);
+  ASSERT(!d.created);
+  ASSERT_EQ(d.conflicts, 1);
+  ASSERT_U64_EQ(log_head(env.log), head);
   /* the same external id with another email: the email decides */
   contact_upsert_arg e = du_contact("carol@acme.example", NULL, "crm", 50);
   e.in.ext_ids = sf;
