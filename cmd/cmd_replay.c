@@ -16,6 +16,7 @@
  */
 #include "cmd/cmd_pg.h"
 #include "cmd/commands.h"
+#include "core/catalog.h"
 #include "core/history.h"
 #include "core/log.h"
 #include "core/mp_json.h"
@@ -310,6 +311,12 @@ static bool matches(const replay_opts *o, const evt_envelope *e) {
 
 /* ---- event listing ----------------------------------------------------- */
 
+/* An event's payload as JSON, secret fields redacted. */
+static int append_payload(pv_buf *b, const evt_envelope *e) {
+  return cat_payload_json(cat_find(e->type.ptr, e->type.len, e->type_version), e->payload,
+                          e->payload_len, b);
+}
+
 static int print_event(replay_run *run, const evt_envelope *e) {
   pv_buf *b = &run->line;
   if (run->o->format == FORMAT_TABLE) {
@@ -326,7 +333,7 @@ static int print_event(replay_run *run, const evt_envelope *e) {
     pv_buf_addf(b, "%4" PRIu64 "  ", e->stream_version);
     add_cell(b, e->type.ptr, e->type.len, 22);
     add_cell(b, e->actor.ptr, e->actor.len, 16);
-    if (mpj_append(b, e->payload, e->payload_len)) return payload_error(run, e);
+    if (append_payload(b, e)) return payload_error(run, e);
     return write_line(run);
   }
   pv_buf_addf(b, "{\"position\":%" PRIu64 ",\"ts\":", e->position);
@@ -348,7 +355,7 @@ static int print_event(replay_run *run, const evt_envelope *e) {
   pv_buf_addstr(b, "\",\"hash\":\"");
   add_hex(b, e->hash, EVT_HASH_BYTES);
   pv_buf_addstr(b, "\",\"payload\":");
-  if (mpj_append(b, e->payload, e->payload_len)) return payload_error(run, e);
+  if (append_payload(b, e)) return payload_error(run, e);
   pv_buf_addch(b, '}');
   return write_line(run);
 }
@@ -361,9 +368,12 @@ static int visit_log(void *arg, const evt_envelope *e, const uint8_t *raw, size_
 
 /* ---- field-level history ------------------------------------------------ */
 
-static void add_value(pv_buf *b, const uint8_t *value, size_t len) {
-  if (!value || mpj_append(b, value, len) != 0) pv_buf_addstr(b, "null");
+/* A field's value in a history line; secret fields show "[redacted]". */
+static void add_value(pv_buf *b, mp_slice field, const uint8_t *value, size_t len) {
+  if (value && cat_name_is_secret(field.ptr, field.len)) pv_buf_addstr(b, "\"[redacted]\"");
+  else if (!value || mpj_append(b, value, len) != 0) pv_buf_addstr(b, "null");
 }
+
 
 static int print_change(void *arg, const evt_envelope *e, const hist_change *c) {
   replay_run *run = arg;
@@ -381,10 +391,10 @@ static int print_change(void *arg, const evt_envelope *e, const hist_change *c) 
     add_cell(b, e->actor.ptr, e->actor.len, 16);
     add_cell(b, e->type.ptr, e->type.len, 22);
     add_cell(b, c->field.ptr, c->field.len, 16);
-    if (c->old_value) add_value(b, c->old_value, c->old_len);
+    if (c->old_value) add_value(b, c->field, c->old_value, c->old_len);
     else pv_buf_addstr(b, "(none)");
     pv_buf_addstr(b, " → ");
-    if (c->new_value) add_value(b, c->new_value, c->new_len);
+    if (c->new_value) add_value(b, c->field, c->new_value, c->new_len);
     else pv_buf_addstr(b, "(removed)");
     return write_line(run);
   }
@@ -397,9 +407,9 @@ static int print_change(void *arg, const evt_envelope *e, const hist_change *c) 
   pv_buf_addstr(b, ",\"field\":");
   add_slice(b, c->field);
   pv_buf_addstr(b, ",\"old\":");
-  add_value(b, c->old_value, c->old_len);
+  add_value(b, c->field, c->old_value, c->old_len);
   pv_buf_addstr(b, ",\"new\":");
-  add_value(b, c->new_value, c->new_len);
+  add_value(b, c->field, c->new_value, c->new_len);
   pv_buf_addch(b, '}');
   return write_line(run);
 }

@@ -3,15 +3,20 @@
 #include "core/catalog.h"
 
 #include "core/mp.h"
+#include "core/mp_json.h"
 
 #include <string.h>
 
-#define REQUIRED true
-#define OPTIONAL false
+/* A field's flags in events.def: REQUIRED or OPTIONAL, with | SECRET for a
+ * value that must never be shown (a password hash, a token's hash). */
+#define OPTIONAL 0
+#define REQUIRED 1
+#define SECRET 2
 
 #define EVENT(id, type, version, doc) static const cat_field cat__fields_##id[] = {
-#define FIELD(name, type, required, doc) {#name, CAT_##type, required, doc},
-#define END() {NULL, CAT_ANY, false, NULL}};
+#define FIELD(name, type, flags, doc) \
+  {#name, CAT_##type, ((flags) & REQUIRED) != 0, ((flags) & SECRET) != 0, doc},
+#define END() {NULL, CAT_ANY, false, false, NULL}};
 #include "schema/events.def"
 #undef EVENT
 #undef FIELD
@@ -20,7 +25,7 @@
 #define EVENT(id, type, version, doc)                                         \
   {type, version, doc, cat__fields_##id,                                      \
    sizeof cat__fields_##id / sizeof cat__fields_##id[0] - 1},
-#define FIELD(name, type, required, doc)
+#define FIELD(name, type, flags, doc)
 #define END()
 static const cat_event events[] = {
 #include "schema/events.def"
@@ -99,6 +104,53 @@ int cat_validate(const cat_event *ev, const void *payload, size_t len, pv_error 
   return 0;
 }
 
+const cat_field *cat_field_find(const cat_event *ev, const char *name, size_t len) {
+  for (size_t f = 0; f < ev->field_count; f++)
+    if (strlen(ev->fields[f].name) == len && memcmp(ev->fields[f].name, name, len) == 0)
+      return &ev->fields[f];
+  return NULL;
+}
+
+bool cat_name_is_secret(const char *name, size_t len) {
+  for (size_t i = 0; i < cat_count(); i++) {
+    const cat_field *f = cat_field_find(&events[i], name, len);
+    if (f && f->secret) return true;
+  }
+  return false;
+}
+
+int cat_payload_json(const cat_event *ev, const void *payload, size_t len, pv_buf *out) {
+  if (!ev) return mpj_append(out, payload, len);
+  mp_reader r;
+  uint32_t pairs;
+  size_t at = out->len;
+  int rc;
+  mp_reader_init(&r, payload, len);
+  if ((rc = mp_read_map(&r, &pairs))) return mpj_append(out, payload, len);
+  pv_buf_addch(out, '{');
+  for (uint32_t i = 0; i < pairs && rc == 0; i++) {
+    mp_slice key;
+    if (i) pv_buf_addch(out, ',');
+    if ((rc = mp_read_str(&r, &key))) break;
+    mpj_append_str(out, key.ptr, key.len);
+    pv_buf_addch(out, ':');
+    const cat_field *f = cat_field_find(ev, key.ptr, key.len);
+    if (f && f->secret) {
+      pv_buf_addstr(out, "\"[redacted]\"");
+      rc = mp_skip(&r, 1);
+    } else {
+      rc = mpj_append_next(out, &r, 1);
+    }
+  }
+  if (rc == 0 && mp_remaining(&r) != 0) rc = PV_EINVAL;
+  if (rc) {
+    pv_buf_setlen(out, at);
+    return rc;
+  }
+  pv_buf_addch(out, '}');
+  return 0;
+}
+
 void cat_markdown(pv_buf *out) {
   pv_buf_addstr(out,
                 "# Event catalogue\n\n"
@@ -107,7 +159,9 @@ void cat_markdown(pv_buf *out) {
                 "Every event is stored in the envelope described in `core/envelope.h` "
                 "(position, time, tenant, stream, stream version, type, type version, "
                 "actor, correlation id, idempotency key, previous hash, payload, hash). "
-                "The tables below list each type's payload fields.\n");
+                "The tables below list each type's payload fields. A **secret** field is "
+                "kept in the log but shown as `\"[redacted]\"` by every read model and by "
+                "`pivotal replay`.\n");
   for (size_t i = 0; i < cat_count(); i++) {
     const cat_event *ev = &events[i];
     pv_buf_addf(out, "\n## `%s` v%u\n\n%s\n\n", ev->type, ev->version, ev->doc);
@@ -117,8 +171,9 @@ void cat_markdown(pv_buf *out) {
     }
     pv_buf_addstr(out, "| field | type | required | meaning |\n| --- | --- | --- | --- |\n");
     for (size_t f = 0; f < ev->field_count; f++)
-      pv_buf_addf(out, "| `%s` | %s | %s | %s |\n", ev->fields[f].name,
+      pv_buf_addf(out, "| `%s` | %s | %s | %s%s |\n", ev->fields[f].name,
                   cat_type_name(ev->fields[f].type), ev->fields[f].required ? "yes" : "no",
+                  ev->fields[f].secret ? "**secret** (redacted in read models and replay): " : "",
                   ev->fields[f].doc);
   }
 }

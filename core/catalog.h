@@ -23,6 +23,7 @@ typedef struct cat_field {
   const char *name;
   cat_field_type type;
   bool required;
+  bool secret; /* redacted wherever a payload is shown: read models, replay */
   const char *doc;
 } cat_field;
 
@@ -47,6 +48,22 @@ const char *cat_type_name(cat_field_type t);
  * "/payload/NAME"), PV_EBADTYPE, or a msgpack read error.
  */
 int cat_validate(const cat_event *ev, const void *payload, size_t len, pv_error *err);
+
+/* True when some catalogue row marks a field of this name secret: the rule
+ * for values shown apart from their event (a field's history, an entity's
+ * state), where no single event type applies. */
+bool cat_name_is_secret(const char *name, size_t len);
+
+/* The field of ev named by a slice, or NULL. */
+const cat_field *cat_field_find(const cat_event *ev, const char *name, size_t len);
+
+/*
+ * Appends the payload as a JSON object (core/mp_json.h's mapping) with the
+ * value of every secret field replaced by "[redacted]". ev NULL (a type not
+ * in the catalogue) converts the payload as it is.
+ * Returns: 0, or mpj_append's errors (out unchanged).
+ */
+int cat_payload_json(const cat_event *ev, const void *payload, size_t len, pv_buf *out);
 
 /* Appends the catalogue as the Markdown page docs/events.md. */
 void cat_markdown(pv_buf *out);

@@ -5,6 +5,7 @@
  */
 #include "core/history.h"
 
+#include "core/catalog.h"
 #include "core/mp_json.h"
 
 #include <stdlib.h>
@@ -172,7 +173,9 @@ void hist_state_json(const hist_state *st, pv_buf *out) {
     pv_buf_addch(out, ':');
     /* Values were checked by the fold's mp_skip; a failure here cannot
      * happen, and null keeps the object well-formed if it did. */
-    if (mpj_append(out, st->fields[i].value, st->fields[i].value_len) != 0)
+    if (cat_name_is_secret(st->fields[i].name, strlen(st->fields[i].name)))
+      pv_buf_addstr(out, "\"[redacted]\"");
+    else if (mpj_append(out, st->fields[i].value, st->fields[i].value_len) != 0)
       pv_buf_addstr(out, "null");
   }
   pv_buf_addch(out, '}');

@@ -57,9 +57,11 @@ void mpj_append_str(pv_buf *out, const char *str, size_t len) {
     size_t n = utf8_seq(s + i, len - i, &cp);
     const char *escape = NULL;
     char ubuf[8];
-    if (n == 0) {
-      escape = "\xef\xbf\xbd"; /* U+FFFD for each byte that is not UTF-8 */
-      n = 1;
+    if (n == 0 || cp == 0) {
+      /* U+FFFD for each byte that is not UTF-8, and for U+0000, which
+       * PostgreSQL's jsonb refuses even escaped */
+      escape = "\xef\xbf\xbd";
+      n = n ? n : 1;
     } else if (cp == '"') {
       escape = "\\\"";
     } else if (cp == '\\') {

@@ -14,7 +14,8 @@
  * control characters (U+0000–U+001F) are escaped, U+2028 and U+2029 too (so
  * the text is also valid JavaScript), and bytes that are not well-formed
  * UTF-8 (overlongs, surrogates, beyond U+10FFFF, cut sequences) each become
- * U+FFFD. A map key that is not a string becomes the string of its JSON text
+ * U+FFFD, and so does U+0000 (PostgreSQL's jsonb refuses it even as
+ * \u0000, and read models store payloads as jsonb). A map key that is not a string becomes the string of its JSON text
  * (key 1 → "1").
  *
  * Reading is core/mp.h's bounds-checked reader: nesting deeper than

@@ -25,7 +25,7 @@
 #include "core/mp.h"
 #include "core/writer.h"
 #include "projections/proj.h"
-#include "projections/proj_json.h"
+#include "core/catalog.h"
 
 #include <ftw.h>
 #include <inttypes.h>
@@ -119,7 +119,8 @@ static int render_row(void *arg, const evt_envelope *e, const uint8_t *raw, size
               e->stream.ptr, 0, e->stream_version, 0, (int)e->type.len, e->type.ptr, 0,
               e->type_version, 0, (int)e->actor.len, e->actor.ptr, 0, (int)e->correlation.len,
               e->correlation.ptr, 0);
-  proj_json_from_msgpack(e->payload, e->payload_len, &c->text, NULL);
+  cat_payload_json(cat_find(e->type.ptr, e->type.len, e->type_version), e->payload,
+                   e->payload_len, &c->text);
   pv_buf_addch(&c->text, 0);
   c->rows++;
   return 0;

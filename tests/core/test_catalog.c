@@ -66,6 +66,38 @@ static void test_validation(void) {
   pv_buf_release(&b);
 }
 
+static void test_secret_fields_are_redacted(void) {
+  const cat_event *ev = cat_find("user.registered", 15, 1);
+  ASSERT(ev);
+  ASSERT(cat_field_find(ev, "password_hash", 13)->secret);
+  ASSERT(!cat_field_find(ev, "email", 5)->secret);
+  ASSERT(cat_name_is_secret("password_hash", 13));
+  ASSERT(!cat_name_is_secret("email", 5));
+  pv_buf b = PV_BUF_INIT, json = PV_BUF_INIT;
+  msgpack_packer pk;
+  mp_packer_init(&pk, &b);
+  msgpack_pack_map(&pk, 3);
+  mp_pack_cstr(&pk, "email");
+  mp_pack_cstr(&pk, "jane@x.com");
+  mp_pack_cstr(&pk, "password_hash");
+  mp_pack_cstr(&pk, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+  mp_pack_cstr(&pk, "role");
+  mp_pack_cstr(&pk, "admin");
+  ASSERT_OK(cat_payload_json(ev, b.data, b.len, &json));
+  ASSERT_STR_EQ(json.data,
+                "{\"email\":\"jane@x.com\",\"password_hash\":\"[redacted]\",\"role\":\"admin\"}");
+  /* a type not in the catalogue converts as it is */
+  pv_buf_reset(&json);
+  ASSERT_OK(cat_payload_json(NULL, b.data, b.len, &json));
+  ASSERT(strstr(json.data, "argon2id") != NULL);
+  /* malformed payloads leave the output as it was */
+  pv_buf_reset(&json);
+  ASSERT(cat_payload_json(ev, b.data, b.len - 3, &json) != 0);
+  ASSERT_EQ(json.len, 0);
+  pv_buf_release(&b);
+  pv_buf_release(&json);
+}
+
 static void test_docs_match_catalogue(void) {
   pv_buf want = PV_BUF_INIT, have = PV_BUF_INIT;
   cat_markdown(&want);
@@ -87,6 +119,7 @@ int main(int argc, char **argv) {
   events_md_path = getenv("EVENTS_MD");
   if (!events_md_path && argc > 1 && argv[argc - 1][0] == '/') events_md_path = argv[--argc];
   static const test_case cases[] = {TEST(test_rows_are_well_formed), TEST(test_validation),
+                                    TEST(test_secret_fields_are_redacted),
                                     TEST(test_docs_match_catalogue)};
   return test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

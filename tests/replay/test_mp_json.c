@@ -9,6 +9,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#define FFFD "\xef\xbf\xbd"
+
 static pv_buf mp;
 static msgpack_packer pk;
 
@@ -83,7 +85,7 @@ static void test_string_escaping(void) {
   ASSERT_STR_EQ(json_of_str("a\"b\\c/d", 7), "\"a\\\"b\\\\c/d\"");
   ASSERT_STR_EQ(json_of_str("\n\r\t\b\f", 5), "\"\\n\\r\\t\\u0008\\u000c\"");
   ASSERT_STR_EQ(json_of_str("\x01\x1f\x7f", 3), "\"\\u0001\\u001f\x7f\"");
-  ASSERT_STR_EQ(json_of_str("a\0b", 3), "\"a\\u0000b\"");
+  ASSERT_STR_EQ(json_of_str("a\0b", 3), "\"a" FFFD "b\""); /* jsonb refuses \u0000 */
   ASSERT_STR_EQ(json_of_str("", 0), "\"\"");
   /* U+2028 and U+2029 escaped so the text is also JavaScript */
   ASSERT_STR_EQ(json_of_str("\xe2\x80\xa8\xe2\x80\xa9", 6), "\"\\u2028\\u2029\"");
@@ -102,7 +104,6 @@ static void test_unicode_passes_through(void) {
 }
 
 static void test_invalid_utf8_becomes_replacement_characters(void) {
-#define FFFD "\xef\xbf\xbd"
   ASSERT_STR_EQ(json_of_str("a\xff" "b", 3), "\"a" FFFD "b\"");
   ASSERT_STR_EQ(json_of_str("\xc0\x80", 2), "\"" FFFD FFFD "\"");             /* overlong NUL */
   ASSERT_STR_EQ(json_of_str("\xe0\x80\xaf", 3), "\"" FFFD FFFD FFFD "\"");     /* overlong '/' */
