@@ -13,6 +13,7 @@
 #include "core/mp.h"
 #include "core/writer.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -115,6 +116,46 @@ static inline int cmpl__fold_r(log_reader *rd, const char *tenant, const char *s
                                cmpl_apply_fn apply, void *state) {
   cmpl_fold f = {apply, state};
   return log_read_stream(rd, tenant, stream, 1, cmpl__fold_visit, &f);
+}
+
+/* Submits every command of cmds[0..n) (their done and done_arg are taken
+ * over) and waits until all are done. A command the writer would not take
+ * gets the submit error as its status. Thread: any but the writer's. */
+typedef struct cmpl_latch {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  size_t pending;
+} cmpl_latch;
+
+static inline void cmpl__latch_done(writer_cmd *cmd) {
+  cmpl_latch *l = cmd->done_arg;
+  pthread_mutex_lock(&l->lock);
+  if (--l->pending == 0) pthread_cond_signal(&l->cond);
+  pthread_mutex_unlock(&l->lock);
+}
+
+static inline void cmpl__run_all(writer_t *w, writer_cmd *const *cmds, size_t n) {
+  cmpl_latch l = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+  for (size_t i = 0; i < n; i++) {
+    cmds[i]->done = cmpl__latch_done;
+    cmds[i]->done_arg = &l;
+    pthread_mutex_lock(&l.lock);
+    l.pending++;
+    pthread_mutex_unlock(&l.lock);
+    int rc = writer_submit(w, cmds[i]);
+    if (rc) {
+      pthread_mutex_lock(&l.lock);
+      l.pending--;
+      pthread_mutex_unlock(&l.lock);
+      cmds[i]->status = rc;
+      pv_error_set(&cmds[i]->error, rc, NULL, NULL);
+    }
+  }
+  pthread_mutex_lock(&l.lock);
+  while (l.pending) pthread_cond_wait(&l.cond, &l.lock);
+  pthread_mutex_unlock(&l.lock);
+  pthread_cond_destroy(&l.cond);
+  pthread_mutex_destroy(&l.lock);
 }
 
 /* Copies a NUL-terminated string into a fixed array, cut to fit. */
