@@ -9,7 +9,6 @@
 #include "core/common/pv_time.h"
 #include "core/norm/norm.h"
 
-#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -537,28 +536,17 @@ int supp_check_w(writer_ctx *ctx, const char *client_id, const char *channel, co
 
 /* ---- bulk upload ------------------------------------------------------ */
 
-typedef struct bulk_wait {
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  size_t pending;
-} bulk_wait;
-
 typedef struct bulk_slot {
   writer_cmd cmd;
   supp_add add;
   char idem[EVT_MAX_IDEMPOTENCY + 1];
+  int bind_rc;
+  pv_error bind_err;
 } bulk_slot;
-
-static void bulk_done(writer_cmd *cmd) {
-  bulk_wait *bw = cmd->done_arg;
-  pthread_mutex_lock(&bw->lock);
-  if (--bw->pending == 0) pthread_cond_signal(&bw->cond);
-  pthread_mutex_unlock(&bw->lock);
-}
 
 static void row_fail(supp_row_result *r, int code, const pv_error *e) {
   r->status = code;
-  snprintf(r->message, sizeof r->message, "%s", e->message[0] ? e->message : pv_strerror(code));
+  snprintf(r->message, sizeof r->message, "%.255s", e->message[0] ? e->message : pv_strerror(code));
 }
 
 int supp_bulk_run(writer_t *w, const supp_bulk *b, const supp_row *rows, size_t n,
@@ -569,16 +557,12 @@ int supp_bulk_run(writer_t *w, const supp_bulk *b, const supp_row *rows, size_t 
   int rc = check_scope_for(&b->by, b->client_id, err);
   if (rc) return rc;
   int64_t at_us = b->at_us ? b->at_us : pv_wall_us();
-  for (size_t i = 0; i < n; i++) {
-    memset(&out[i], 0, sizeof out[i]);
-    out[i].status = PV_ESHUTDOWN;
-  }
   size_t window = n < SUPP_BULK_WINDOW ? n : SUPP_BULK_WINDOW;
   bulk_slot *slots = pv_xcalloc(window ? window : 1, sizeof *slots);
-  bulk_wait bw = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-  for (size_t base = 0; base < n && rc == 0; base += window) {
-    size_t count = n - base < window ? n - base : window, reached = 0;
-    for (size_t j = 0; j < count; j++, reached = j) {
+  writer_cmd **run = pv_xcalloc(window ? window : 1, sizeof *run);
+  for (size_t base = 0; base < n; base += window) {
+    size_t count = n - base < window ? n - base : window, m = 0;
+    for (size_t j = 0; j < count; j++) {
       size_t row = base + j;
       bulk_slot *s = &slots[j];
       memset(s, 0, sizeof *s);
@@ -589,46 +573,26 @@ int supp_bulk_run(writer_t *w, const supp_bulk *b, const supp_row *rows, size_t 
                                                                             : b->default_reason,
                           .source = b->source, .at_us = at_us};
       s->cmd = (writer_cmd){.tenant = b->tenant, .actor = b->actor,
-                            .correlation_id = b->correlation_id, .idempotency_key = s->idem,
-                            .done = bulk_done, .done_arg = &bw};
-      pv_error e = PV_ERROR_INIT;
-      int brc = supp_add_bind(&s->add, &s->cmd, &e);
-      if (brc) {
-        row_fail(&out[row], brc, &e);
-        s->cmd.decide = NULL;
-        continue;
-      }
-      pthread_mutex_lock(&bw.lock);
-      bw.pending++;
-      pthread_mutex_unlock(&bw.lock);
-      int src = writer_submit(w, &s->cmd);
-      if (src) {
-        pthread_mutex_lock(&bw.lock);
-        bw.pending--;
-        pthread_mutex_unlock(&bw.lock);
-        s->cmd.decide = NULL;
-        rc = pv_error_set(err, src, NULL, "could not submit row %zu", row);
-        break;
-      }
+                            .correlation_id = b->correlation_id, .idempotency_key = s->idem};
+      s->bind_rc = supp_add_bind(&s->add, &s->cmd, &s->bind_err);
+      if (!s->bind_rc) run[m++] = &s->cmd;
     }
-    pthread_mutex_lock(&bw.lock);
-    while (bw.pending) pthread_cond_wait(&bw.cond, &bw.lock);
-    pthread_mutex_unlock(&bw.lock);
-    for (size_t j = 0; j < reached; j++) {
+    cmpl__run_all(w, run, m);
+    for (size_t j = 0; j < count; j++) {
       bulk_slot *s = &slots[j];
-      if (!s->cmd.decide) continue;
       supp_row_result *r = &out[base + j];
-      if (s->cmd.status) {
+      memset(r, 0, sizeof *r);
+      if (s->bind_rc) {
+        row_fail(r, s->bind_rc, &s->bind_err);
+      } else if (s->cmd.status) {
         row_fail(r, s->cmd.status, &s->cmd.error);
-        continue;
+      } else {
+        r->already = s->add.already || (s->cmd.replayed && s->cmd.event_count == 0);
+        r->position = s->cmd.replayed ? s->cmd.first_position : s->add.position;
       }
-      r->status = 0;
-      r->already = s->add.already || (s->cmd.replayed && s->cmd.event_count == 0);
-      r->position = s->cmd.replayed ? s->cmd.first_position : s->add.position;
     }
   }
-  pthread_cond_destroy(&bw.cond);
-  pthread_mutex_destroy(&bw.lock);
+  free(run);
   free(slots);
-  return rc;
+  return 0;
 }

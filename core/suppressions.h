@@ -218,9 +218,10 @@ typedef struct supp_row_result {
  * submitted in windows of SUPP_BULK_WINDOW so the writer batches them; a
  * retried upload (same upload_id) is answered from the idempotency records.
  * A row that fails (bad value) fails alone.
- * Returns: 0 (see out[i]) or PV_EINVAL (the upload itself is malformed),
- * PV_ESHUTDOWN / PV_EIO (the writer stopped; rows not reached keep status
- * PV_ESHUTDOWN). Thread: any but the writer's; blocks until all are done.
+ * Returns: 0 (see out[i]; a row the writer would not take, because it is
+ * stopping or failed, has PV_ESHUTDOWN or PV_EIO) or PV_EINVAL /
+ * PV_EFORBIDDEN (the upload itself is malformed or not allowed).
+ * Thread: any but the writer's; blocks until all are done.
  */
 #define SUPP_BULK_WINDOW 1024 /* arbitrary: ~2 MiB of commands in flight */
 int supp_bulk_run(writer_t *w, const supp_bulk *b, const supp_row *rows, size_t n,
