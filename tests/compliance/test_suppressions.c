@@ -28,7 +28,7 @@ static void test_roles_match_auth(void) {
 
 static void test_normalize_emails(void) {
   static const char *const same[] = {"foo@example.com", "Foo@Example.COM",
-                                     "  foo@EXAMPLE.com\t", "\xc2\xa0" "FOO@example.com"};
+                                     "  foo@EXAMPLE.com\t", ("\xc2\xa0" "FOO@example.com")};
   char want[SUPP_KEY_MAX], got[SUPP_KEY_MAX];
   key_of("email", same[0], NULL, want);
   ASSERT_STR_EQ(want, "foo@example.com");
