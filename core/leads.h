@@ -225,7 +225,8 @@ typedef struct lead_bulk {
 
 typedef struct lead_result {
   int status;         /* 0 or a PV_E* code */
-  lead_status to;     /* when status == 0 */
+  lead_status to;     /* when status == 0; LEAD_NONE when answered from an
+                       * idempotency record (the action was applied before) */
   bool flagged;
   uint64_t position;  /* of the lead's transition event */
   char field[64];     /* when status != 0 */

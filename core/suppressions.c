@@ -357,7 +357,6 @@ static int add_bind_common(supp_add *c, writer_cmd *cmd, pv_error *err) {
 int supp_add_bind(supp_add *c, writer_cmd *cmd, pv_error *err) {
   int rc = check_scope_for(&c->by, c->client_id, err);
   if (rc) return rc;
-  c->by_token_ = false;
   return add_bind_common(c, cmd, err);
 }
 
@@ -377,7 +376,6 @@ int supp_unsubscribe_bind(supp_unsubscribe *u, const unsub_claims *claims, int64
   c->reason = u->reason_buf_;
   c->source = u->source_buf_;
   c->at_us = at_us;
-  c->by_token_ = true;
   if (c->client_id && !cmpl__id_ok(c->client_id))
     return cmpl__bad_id(err, "/client_id", "client id");
   return add_bind_common(c, cmd, err);

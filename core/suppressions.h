@@ -90,7 +90,6 @@ typedef struct supp_add {
   int64_t at_us;              /* when it was asked for; 0 = now (set by bind) */
   /* set by bind */
   char key[SUPP_KEY_MAX];
-  bool by_token_;             /* private: set only by supp_unsubscribe_bind */
   /* out */
   bool already;               /* already suppressed in this scope: no event */
   uint64_t position;          /* of the suppression.added event (or the old one) */
