@@ -605,6 +605,8 @@ int log_grow(log_t *log, pv_error *err) {
   return 0;
 }
 
+uint64_t log_wtxn_head(const log_wtxn *tx) { return tx->head; }
+
 int log_wtxn_stream_version(log_wtxn *tx, const char *tenant, const char *stream,
                             uint64_t *version) {
   return stream_version(tx->txn, tx->log->streams, tenant, stream, version, NULL);

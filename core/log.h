@@ -155,6 +155,10 @@ void log_wtxn_abort(log_wtxn *tx);
  * Returns: 0, PV_EFULL ("storage full": at the cap), PV_EIO. */
 int log_grow(log_t *log, pv_error *err);
 
+/* The position of the last event the transaction holds (its own appends
+ * included; log_head() when it has none). */
+uint64_t log_wtxn_head(const log_wtxn *tx);
+
 /* The head version of a stream as the transaction sees it (0 when absent). */
 int log_wtxn_stream_version(log_wtxn *tx, const char *tenant, const char *stream,
                             uint64_t *version);

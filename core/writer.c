@@ -126,6 +126,13 @@ int writer_stream_version(writer_ctx *ctx, const char *stream, uint64_t *version
   return rc;
 }
 
+uint64_t writer_next_position(writer_ctx *ctx) {
+  uint64_t staged = 0;
+  for (size_t i = 0; i < ctx->op_count; i++)
+    if (ctx->ops[i].kind == OP_EVENT) staged++;
+  return log_wtxn_head(ctx->tx) + staged + 1;
+}
+
 int writer_read_stream(writer_ctx *ctx, const char *stream, uint64_t from_version,
                        log_visit_fn visit, void *arg) {
   return log_wtxn_read_stream(ctx->tx, ctx->cmd->tenant, stream, from_version, visit, arg);

@@ -129,6 +129,11 @@ const char *writer_ctx_actor(const writer_ctx *ctx);
 /* The stream's version including the events this command staged on it. */
 int writer_stream_version(writer_ctx *ctx, const char *stream, uint64_t *version);
 
+/* The position the next event this command stages will get once applied
+ * (events of earlier commands in the batch and of this command counted),
+ * e.g. to record in an index entry which event made it. */
+uint64_t writer_next_position(writer_ctx *ctx);
+
 /* Reads a stream's committed-or-earlier-in-batch events (not this command's
  * staged ones), e.g. to fold an aggregate's state. */
 int writer_read_stream(writer_ctx *ctx, const char *stream, uint64_t from_version,
