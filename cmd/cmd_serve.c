@@ -65,8 +65,8 @@ static void *serve_http_main(void *arg) {
 
 /* Loads the key, builds the API on a fresh loop, listens and starts the
  * loop thread. Returns: 0 or a PV_E code with err filled. */
-static int serve_http_start(serve_http *h, const pv_settings *s, serve_hooks *hooks,
-                            pv_error *err) {
+static int serve_http_start(serve_http *h, const pv_settings *s, const char *conninfo,
+                            serve_hooks *hooks, pv_error *err) {
   uint8_t key[API_JWT_KEY_MAX];
   size_t key_len = 0;
   int rc = api_load_jwt_key(s->jwt_key_file, s->data_dir, key, &key_len, err);
@@ -76,6 +76,7 @@ static int serve_http_start(serve_http *h, const pv_settings *s, serve_hooks *ho
   cfg.jwt_key = key;
   cfg.jwt_key_len = key_len;
   cfg.http.access_log = stderr;
+  cfg.database_conninfo = conninfo;
   uv_loop_init(&h->loop);
   if ((rc = http_config_set_listen(&cfg.http, s->listen, err)) == 0 &&
       (rc = api_new(&h->loop, hooks->writer, &cfg, &h->api, err)) == 0) {
@@ -161,7 +162,7 @@ int cmd_serve(int argc, char **argv) {
   printf("pivotal: event log %s, head position %llu\n",
          realpath(log_dir, resolved) ? resolved : log_dir, (unsigned long long)log_head(log));
   hooks = (serve_hooks){writer, projections};
-  if (serve_http_start(&http, &s, &hooks, &err) != 0) goto fail;
+  if (serve_http_start(&http, &s, conninfo, &hooks, &err) != 0) goto fail;
   printf("pivotal: running; SIGINT or SIGTERM stops\n");
   fflush(stdout);
 

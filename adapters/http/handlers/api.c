@@ -327,6 +327,10 @@ int api_new(uv_loop_t *loop, writer_t *writer, const api_config *cfg, api **out,
   if (rc) goto fail;
   rc = auth_pwpool_new(loop, &cfg->pwpool, &a->pool, err);
   if (rc) goto fail;
+  if (cfg->database_conninfo) {
+    rc = pg_pool_new(loop, cfg->database_conninfo, cfg->database_connections, &a->db, err);
+    if (rc) goto fail;
+  }
   http_server_set_app(a->srv, a);
   http_server_set_authenticate(a->srv, authenticate, a);
   uv_async_init(loop, &a->done_async, on_done_async);
@@ -334,6 +338,10 @@ int api_new(uv_loop_t *loop, writer_t *writer, const api_config *cfg, api **out,
   *out = a;
   return 0;
 fail:
+  if (a->pool) {
+    auth_pwpool_close(a->pool);
+    uv_run(loop, UV_RUN_NOWAIT);
+  }
   if (a->srv) http_server_free(a->srv);
   auth_jwt_free(a->jwt);
   pthread_mutex_destroy(&a->done_lock);
@@ -351,6 +359,8 @@ static void on_http_done(http_server *srv, void *ctx) {
   (void)srv;
   auth_pwpool_close(a->pool);
   a->pool = NULL;
+  pg_pool_free(a->db); /* every handler has answered: no query in flight */
+  a->db = NULL;
   uv_close((uv_handle_t *)&a->done_async, on_handle_closed);
   uv_close((uv_handle_t *)&a->stop_async, on_handle_closed);
 }
@@ -378,6 +388,7 @@ void api_free(api *a) {
   if (!a->listening) {
     /* never ran: close what api_new opened, on the caller's loop */
     if (a->pool) auth_pwpool_close(a->pool);
+    pg_pool_free(a->db);
     uv_close((uv_handle_t *)&a->done_async, on_handle_closed);
     uv_run(a->loop, UV_RUN_NOWAIT);
   }

@@ -44,6 +44,10 @@ typedef struct api_config {
   int access_ttl_s;           /* 900: issue 4's ceiling, 15 minutes */
   auth_pwpool_config pwpool;  /* threads, capacity, Argon2 cost */
   const char *default_tenant; /* "default": a single-company install */
+  /* PostgreSQL of the read models; NULL: no query route can answer (503).
+   * The api connects a pool (adapters/pg/pg_pool.h) on its loop. */
+  const char *database_conninfo;
+  unsigned database_connections; /* 0: PG_POOL_DEFAULT_CONNECTIONS */
 } api_config;
 
 /* Fills the defaults (the key is left empty: the owner must set it). */
@@ -53,7 +57,7 @@ void api_config_init(api_config *cfg);
  * Creates the api on loop (not yet listening). The writer (and its log)
  * must outlive the api. cfg is copied (the key too).
  * Returns: 0, PV_EINVAL (bad key, issuer, ttl, pool config or route table;
- * err says which), PV_ENOMEM.
+ * err says which), PV_ENOMEM, pg_connect's errors (the read-model database).
  * Thread: the loop's. Ownership: api_free after the loop has stopped.
  */
 int api_new(uv_loop_t *loop, writer_t *writer, const api_config *cfg, api **out,

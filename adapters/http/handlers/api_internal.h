@@ -11,6 +11,7 @@
 #include "adapters/auth/auth_password.h"
 #include "adapters/auth/auth_role.h"
 #include "adapters/http/handlers/api.h"
+#include "adapters/pg/pg_pool.h"
 #include "core/users.h"
 
 #include <pthread.h>
@@ -58,6 +59,7 @@ struct api {
   bool listening;
   api_user_entry *users;      /* API_USER_CACHE slots */
   api_lockout_entry *lockout; /* API_LOCKOUT_SLOTS slots */
+  pg_pool *db;                /* read models; NULL when not configured */
 };
 
 /* The authenticated principal of a request (http_request_principal). */
