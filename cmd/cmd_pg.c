@@ -9,10 +9,12 @@
 #include "adapters/pg/pg_embedded.h"
 #include "cmd/commands.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const char *cmd_pg_data_dir(const char *flag) {
   if (flag && *flag) return flag;
@@ -97,4 +99,11 @@ int cmd_pg(int argc, char **argv) {
 fail:
   cmd_pg_print_error(&err);
   return 1;
+}
+
+int cmd_data_dir_create(const char *data_dir) {
+  if (mkdir(data_dir, 0711) == 0 || errno == EEXIST) return 0;
+  fprintf(stderr, "error: could not create data directory \"%s\": %s\n", data_dir,
+          strerror(errno));
+  return -1;
 }

@@ -23,6 +23,14 @@ const char *cmd_pg_data_dir(const char *flag);
 int cmd_pg_database(const char *url_flag, const char *data_dir,
                     char **conninfo_out, bool *started_out, pv_error *err);
 
+/*
+ * Creates the data directory when absent, mode 0711: run as root, the
+ * private PostgreSQL runs as the `pivotal` user, who must be able to enter
+ * it; nothing inside is readable by others (the log and the cluster are
+ * 0700). Returns: 0, or -1 with the error printed.
+ */
+int cmd_data_dir_create(const char *data_dir);
+
 /* Prints err as `error: ...`, `detail: ...`, `hint: ...` on stderr. */
 void cmd_pg_print_error(const pv_error *err);
 

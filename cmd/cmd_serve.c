@@ -131,11 +131,7 @@ int cmd_serve(int argc, char **argv) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
-  if (mkdir(s.data_dir, 0700) != 0 && errno != EEXIST) {
-    fprintf(stderr, "error: could not create data directory \"%s\": %s\n", s.data_dir,
-            strerror(errno));
-    return 1;
-  }
+  if (cmd_data_dir_create(s.data_dir) != 0) return 1;
   pv_error err = PV_ERROR_INIT;
   char *conninfo = NULL;
   bool pg_started = false;

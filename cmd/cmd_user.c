@@ -12,6 +12,7 @@
  */
 #include "adapters/auth/auth_password.h"
 #include "adapters/auth/auth_role.h"
+#include "cmd/cmd_pg.h"
 #include "cmd/commands.h"
 #include "core/log.h"
 #include "core/users.h"
@@ -170,11 +171,7 @@ static int user_add(int argc, char **argv) {
   log_t *log = NULL;
   writer_t *writer = NULL;
   int status = 1;
-  if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
-    fprintf(stderr, "error: could not create data directory \"%s\": %s\n", data_dir,
-            strerror(errno));
-    goto done;
-  }
+  if (cmd_data_dir_create(data_dir) != 0) goto done;
   if (log_open(&log, log_dir, NULL, &err) ||
       writer_start(&writer, log, NULL, &err)) {
     print_error(&err);
