@@ -91,8 +91,21 @@ static void created_finish(api_op *op) {
   api_op_answer(op, 201, 0);
 }
 
+/* A missing order, and another client's, answer the one "no such order"
+ * of the read routes: the write side's message names the id, which would
+ * make a missing id's answer differ from another one's. */
+static bool order_missing(api_op *op) {
+  const writer_cmd *c = &op->cmd;
+  if (c->status != PV_ENOTFOUND || (c->error.field[0] && strcmp(c->error.field, "/order_id")))
+    return false;
+  cmpl_not_found(op->req, "order");
+  api_op_free(op);
+  return true;
+}
+
 static void changed_finish(api_op *op) {
   order_job *j = op->data;
+  if (order_missing(op)) return;
   if (op->cmd.status == 0 && op->cmd.arg == &j->cmd.change) {
     char to[32];
     snprintf(to, sizeof to, "%s", order_status_name(j->cmd.change.to));

@@ -413,7 +413,7 @@ void api_supp_bulk(http_request *req) {
   snprintf(u->actor, sizeof u->actor, "%s", ap->actor);
   u->by = cmpl_actor(ap);
   u->by.client_id = ap->p.client_id;
-  if (csv_init(&u->csv, CSV_APPEND_NULL) != 0) {
+  if (csv_init(&u->csv, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) {
     cmpl_fail(req, PV_ENOMEM, NULL, "out of memory");
     return free(u);
   }
