@@ -604,7 +604,8 @@ static void test_order_dashboard_and_download(void) {
   snprintf(path, sizeof path, "/api/orders/%s", order);
   call(&h, "GET", path, h.tok_a, NULL, NULL, 200, &j);
   ASSERT_STR_EQ(jstr(j, "client_id"), "client-a");
-  ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "campaigns"), 0)), "camp-1");
+  const cJSON *campaigns = cJSON_GetObjectItem(j, "campaigns");
+  ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetArrayItem(campaigns, 0)), "camp-1");
   cJSON_Delete(j);
 
   /* the download: published leads only, sorted, recorded with its hash */
@@ -644,7 +645,8 @@ static void test_order_dashboard_and_download(void) {
   char actor[96];
   snprintf(actor, sizeof actor, "user:%s", h.client_a);
   ASSERT_STR_EQ(jstr(d, "actor"), actor);
-  ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(d, "lead_ids"), 0)), sorted[0]);
+  const cJSON *ids = cJSON_GetObjectItem(d, "lead_ids");
+  ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetArrayItem(ids, 0)), sorted[0]);
   cJSON_Delete(j);
   h7_stop(&h);
 }
@@ -784,7 +786,8 @@ static void test_server_made_ids(void) {
   cJSON_Delete(j);
   /* filters that are not JSON are refused */
   call(&h, "POST", "/api/orders", h.tok_a, NULL,
-       "{\"name\":\"n\",\"type\":\"email\",\"audience\":{\"kind\":\"filters\",\"filters\":\"{oops\"},"
+       "{\"name\":\"n\",\"type\":\"email\","
+       "\"audience\":{\"kind\":\"filters\",\"filters\":\"{oops\"},"
        "\"goals\":{\"lead_target\":1,\"start_date\":\"2026-01-01\",\"end_date\":\"2026-01-02\"}}",
        400, &j);
   ASSERT_STR_EQ(jstr(j, "field"), "/audience/filters");

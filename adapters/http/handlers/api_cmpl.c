@@ -149,6 +149,7 @@ static void query_done(pg_conn *c, int rc, PGresult *res, const pv_error *err, v
   } else {
     q->fn(q->req, res, q->ctx);
   }
+  PQclear(res); /* the callback's (pg_conn.h) */
   if (q->free_ctx) free(q->ctx);
   free(q);
 }

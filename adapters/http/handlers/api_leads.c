@@ -89,7 +89,8 @@ void api_leads_create(http_request *req) {
   const cJSON *answers = cJSON_GetObjectItemCaseSensitive(body, "answers");
   size_t n = 0;
   if (answers && !cJSON_IsObject(answers)) {
-    rc = pv_error_set(&e, PV_EBADTYPE, "/answers", "answers must be an object, question → answer");
+    rc = pv_error_set(&e, PV_EBADTYPE, "/answers",
+                      "answers must be an object, question → answer");
     goto fail;
   }
   if (answers) {
