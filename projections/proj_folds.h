@@ -9,5 +9,9 @@
 
 int proj_event_counts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 int proj_audit_events_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+int proj_suppressions_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+int proj_leads_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+int proj_orders_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+int proj_lead_downloads_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 
 #endif

@@ -11,12 +11,28 @@
 
 #include <string.h>
 
+static const char *const suppressions_types[] = {"suppression.added", "suppression.removed",
+                                                  NULL};
+static const char *const leads_types[] = {
+    "lead.created",  "lead.reviewer_assigned", "lead.review_started", "lead.checklist_item_set",
+    "lead.flagged",  "lead.approved",          "lead.rejected",       "lead.reopened",
+    "lead.published", NULL};
+static const char *const orders_types[] = {"order.created", "order.campaign_linked",
+                                           "order.campaign_unlinked", "order.status_changed",
+                                           NULL};
+static const char *const lead_downloads_types[] = {"lead_download.recorded", NULL};
+
 static const proj_def registry[] = {
     /* Counts per (tenant, type); deliberately NOT idempotent (n = n + k):
      * a batch applied twice shows. The crash tests rely on that. */
     {"event_counts", NULL, "rm_event_counts", proj_event_counts_fold},
     /* Every event as an audit/timeline row, payload as jsonb. */
     {"audit_events", NULL, "rm_audit_events", proj_audit_events_fold},
+    /* issue 7: compliance, lead QA, orders, lead downloads */
+    {"suppressions", suppressions_types, "rm_suppressions", proj_suppressions_fold},
+    {"leads", leads_types, "rm_leads", proj_leads_fold},
+    {"orders", orders_types, "rm_orders", proj_orders_fold},
+    {"lead_downloads", lead_downloads_types, "rm_lead_downloads", proj_lead_downloads_fold},
 };
 
 size_t proj_count(void) { return sizeof registry / sizeof registry[0]; }
