@@ -59,6 +59,19 @@ static void test_rfc3339(void) {
   char out[32];
   pv_format_rfc3339_us(1764147761123456LL, out);
   ASSERT_STR_EQ(out, "2025-11-26T09:02:41.123456Z");
+  int64_t us;
+  ASSERT(pv_parse_rfc3339_us("2025-11-26T09:02:41.123456Z", &us));
+  ASSERT_EQ(us, 1764147761123456LL);
+  ASSERT(pv_parse_rfc3339_us("2025-11-26T10:02:41.123456+01:00", &us));
+  ASSERT_EQ(us, 1764147761123456LL);
+  ASSERT(pv_parse_rfc3339_us("2025-11-26 09:02:41z", &us));
+  ASSERT(!pv_parse_rfc3339_us("2024-02-31T00:00:00Z", &us)); /* no 31 February */
+  ASSERT(!pv_parse_rfc3339_us("2024-13-01T00:00:00Z", &us));
+  ASSERT(!pv_parse_rfc3339_us("2024-01-01T00:00:00", &us)); /* an offset is required */
+  ASSERT(!pv_parse_rfc3339_us("2024-01-01T00:00:00Z; DROP", &us));
+  ASSERT(pv_parse_unix_us("@1764147761.5", &us));
+  ASSERT_EQ(us, 1764147761500000LL);
+  ASSERT(!pv_parse_unix_us("17641477615555", &us));
 }
 
 TEST_MAIN(TEST(test_error_map_is_consistent), TEST(test_error_set_fills_fields),

@@ -514,6 +514,13 @@ static void test_lead_state_machine(void) {
   ASSERT_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(j, "items")), 1);
   cJSON_Delete(j);
   call(&h, "GET", "/api/leads?status=bogus", h.tok_qa, NULL, NULL, 400, NULL);
+  /* times PostgreSQL would refuse are a 400 naming the parameter, not a 500 */
+  call(&h, "GET", "/api/leads?created_after=2024-02-31T00:00:00Z", h.tok_qa, NULL, NULL, 400,
+       NULL);
+  call(&h, "GET", "/api/leads?created_before=2024-13-01T00:00:00Z", h.tok_qa, NULL, NULL, 400,
+       NULL);
+  call(&h, "GET", "/api/leads?created_after=2024-01-01T00:00:00%2B01:00", h.tok_qa, NULL, NULL,
+       200, NULL);
   /* the client sees its published lead, not the rejected one */
   call(&h, "GET", "/api/leads", h.tok_a, NULL, NULL, 200, &j);
   items = cJSON_GetObjectItem(j, "items");

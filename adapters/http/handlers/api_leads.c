@@ -15,6 +15,7 @@
  * approval's suppression check reads, and what the client will receive.
  */
 #include "adapters/http/handlers/api_cmpl.h"
+#include "core/common/pv_time.h"
 #include "core/leads.h"
 
 #include <inttypes.h>
@@ -407,14 +408,15 @@ void api_leads_list(http_request *req) {
 #undef LEAD__XX
     if (!known) return cmpl_fail(req, PV_EINVAL, "/query/status", "unknown status");
   }
-  /* timestamps are checked by PostgreSQL's parser: reject the shapes it
-   * would refuse before sending them */
-  for (const char *t = after; *t; t++)
-    if (!strchr("0123456789-:TZ.+ ", *t))
-      return cmpl_fail(req, PV_EINVAL, "/query/created_after", "not an RFC 3339 time");
-  for (const char *t = before; *t; t++)
-    if (!strchr("0123456789-:TZ.+ ", *t))
-      return cmpl_fail(req, PV_EINVAL, "/query/created_before", "not an RFC 3339 time");
+  /* parsed here, and sent to PostgreSQL in one canonical form: a time it
+   * would refuse must be a 400 naming the parameter, not a 500 */
+  int64_t after_us, before_us;
+  if (after[0] && !pv_parse_rfc3339_us(after, &after_us))
+    return cmpl_fail(req, PV_EINVAL, "/query/created_after", "not an RFC 3339 time");
+  if (before[0] && !pv_parse_rfc3339_us(before, &before_us))
+    return cmpl_fail(req, PV_EINVAL, "/query/created_before", "not an RFC 3339 time");
+  if (after[0]) pv_format_rfc3339_us(after_us, after);
+  if (before[0]) pv_format_rfc3339_us(before_us, before);
   snprintf(limit_text, sizeof limit_text, "%d", limit + 1);
   const char *values[] = {ap->p.tenant, cmpl_scope(ap), status, campaign, order, reviewer,
                           after[0] ? after : "-infinity", before[0] ? before : "infinity",
