@@ -5,7 +5,8 @@
  * Callers on any thread submit a command: a decide function and its
  * argument, plus the envelope facts (tenant, actor, correlation id,
  * idempotency key). The writer takes everything queued (at most
- * max_batch_commands, deciding for at most about max_batch_us), opens one
+ * max_batch_commands, deciding for at most about max_batch_us, or as long
+ * as the last commit took when the disk is slower, up to 20 ms), opens one
  * LMDB write transaction, and for each command in arrival order:
  *   - answers from the idempotency record when its key was seen before;
  *   - otherwise runs decide(), which reads state through the writer_ctx (it
