@@ -11,6 +11,7 @@ PACKAGES="
   postgresql postgresql-contrib node-llhttp wrk
   libidn2-dev libpsl-dev publicsuffix libutf8proc-dev libphonenumber-dev
   libyaml-dev
+  libcsv-dev
 "
 
 missing=""

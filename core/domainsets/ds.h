@@ -93,6 +93,16 @@ int ds_normalize(const char *in, size_t len, ds_entry *out, pv_error *err);
  * out; "" when it does not fit. */
 void ds_label_of(const char *registrable, char *out, size_t cap);
 
+/*
+ * The company-name key the index and the matcher compare: a norm_name_parse
+ * key with punctuation turned to spaces, a leading "the" and trailing legal
+ * forms (inc, llc, ltd, corp, corporation, gmbh, plc, ...) removed, since
+ * "Acme Inc." and "ACME Corporation" are the same company, and such common
+ * words would make every name a near neighbour of every other.
+ * Writes at most cap - 1 bytes; "" when nothing is left.
+ */
+void ds_company_key(const char *name_key, char *out, size_t cap);
+
 /* ---- Levenshtein ------------------------------------------------------ */
 
 /* Edit distance of a and b when it is <= k (k <= DS_FUZZY_MAX_DIST), else
@@ -125,7 +135,8 @@ const char *ds_index_account_id(const ds_index *ix, uint32_t acct);
 size_t ds_index_account_count(const ds_index *ix);
 void ds_index_set_live(ds_index *ix, uint32_t acct, bool live);
 bool ds_index_is_live(const ds_index *ix, uint32_t acct);
-/* Replaces the account's company-name key ("" clears it). */
+/* Replaces the account's company-name key (a norm_name_parse key; kept as
+ * ds_company_key makes it; "" clears it). */
 void ds_index_set_name(ds_index *ix, uint32_t acct, const char *name_key);
 const char *ds_index_name(const ds_index *ix, uint32_t acct);
 /* Adds a normalized domain to the account (primary or alternate) with its
@@ -139,6 +150,12 @@ uint32_t ds_index_domain_owner(const ds_index *ix, const char *domain, bool *pri
 /* Per-account contact count (kept by the caller from contact events). */
 void ds_index_contacts_add(ds_index *ix, uint32_t acct, int delta);
 uint32_t ds_index_contacts(const ds_index *ix, uint32_t acct);
+
+/* Packs every posting list into one array (see ds_index.c): call after a
+ * bulk load, and again when ds_index_uncompacted grows (the service does
+ * when it passes a quarter of the total). */
+void ds_index_compact(ds_index *ix);
+size_t ds_index_uncompacted(const ds_index *ix);
 
 typedef struct ds_index_stats {
   size_t accounts, strings, dead_strings, postings, keys, bytes;
@@ -208,7 +225,8 @@ typedef struct ds_result {
 } ds_result;
 
 /*
- * Matches one valid entry (and its company-name key, may be "") against
+ * Matches one valid entry (and its norm_name_parse name key, may be "";
+ * compared as ds_company_key makes it) against
  * the index: exact on the domain, then the registrable domain; fuzzy on
  * the label and on the name key. The best candidate wins by exact before
  * fuzzy, higher confidence, then lower account id; runner_up is the best

@@ -20,7 +20,7 @@
 #define DS_ID_MAX 48
 
 typedef struct ds_str {
-  uint32_t acct, off;
+  uint32_t acct, off, bag, bigrams;
   uint8_t len, kind, dead;
 } ds_str;
 
@@ -32,9 +32,16 @@ typedef struct ds_dom {
 } ds_dom;
 
 typedef struct ds_key {
-  uint64_t h; /* 0: empty slot */
-  uint32_t head;
+  uint64_t h;    /* 0: empty slot */
+  uint32_t head; /* postings added since the last compaction (a chain) */
+  uint32_t off, count; /* the compacted postings: frozen[off .. off+count) */
 } ds_key;
+
+/* A compacted posting: the string and its character-set signature, so
+ * most candidates are refused without touching the string. */
+typedef struct ds_post {
+  uint32_t sid, bag, bigrams;
+} ds_post;
 
 struct ds_index {
   char (*ids)[DS_ID_MAX];
@@ -54,12 +61,15 @@ struct ds_index {
 
   ds_key *keys;
   size_t nkeys, key_cap;
-  uint32_t *post_sid, *post_next;
+  uint32_t *post_sid, *post_next; /* the chains */
   size_t npost, post_cap;
+  ds_post *frozen;
+  size_t nfrozen;
 };
 
 struct ds_scratch {
   uint32_t *stamp;
+  uint8_t *segs; /* segments of the string matched by this query */
   size_t cap;
   uint32_t gen;
 };
@@ -94,6 +104,43 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem) {
   p = pv_xrealloc(p, c * elem);
   *cap = c;
   return p;
+}
+
+/* The set of characters of s as 32 bits: letters, digits folded onto 4
+ * bits, '-', anything else. One edit changes at most two bits, so strings
+ * within distance d differ in at most 2d bits (a filter: collisions only
+ * let more through). */
+static uint32_t char_bag(const char *s, size_t n) {
+  uint32_t b = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    unsigned bit = c >= 'a' && c <= 'z' ? (unsigned)(c - 'a')
+                   : c >= '0' && c <= '9' ? 26u + c % 4u
+                   : c == '-'             ? 30u
+                                          : 31u;
+    b |= 1u << bit;
+  }
+  return b;
+}
+
+/* The set of adjacent character pairs of s hashed onto 32 bits. One edit
+ * removes at most two pairs and adds at most two, so strings within
+ * distance d differ in at most 4d bits. With char_bag this refuses about
+ * nine in ten of the strings that share a segment with the query before
+ * the string itself is read (bench_domainsets). */
+static uint32_t bigram_bag(const char *s, size_t n) {
+  uint32_t b = 0;
+  for (size_t i = 0; i + 1 < n; i++) {
+    uint32_t h = ((uint32_t)(unsigned char)s[i] * 31u + (unsigned char)s[i + 1]) * 2654435761u;
+    b |= 1u << (h >> 27);
+  }
+  return b;
+}
+
+/* Whether a string with these signatures can be within kp of the query. */
+static bool sig_ok(uint32_t bag, uint32_t bigrams, uint32_t qbag, uint32_t qbi, unsigned kp) {
+  return (unsigned)__builtin_popcount(bag ^ qbag) <= 2 * kp &&
+         (unsigned)__builtin_popcount(bigrams ^ qbi) <= 4 * kp;
 }
 
 /* ---- the partition ----------------------------------------------------- */
@@ -140,6 +187,7 @@ void ds_index_free(ds_index *ix) {
   free(ix->keys);
   free(ix->post_sid);
   free(ix->post_next);
+  free(ix->frozen);
   free(ix);
 }
 
@@ -240,8 +288,7 @@ static void post_add(ds_index *ix, uint64_t h, uint32_t sid) {
   size_t j = h & (ix->key_cap - 1);
   while (ix->keys[j].h && ix->keys[j].h != h) j = (j + 1) & (ix->key_cap - 1);
   if (!ix->keys[j].h) {
-    ix->keys[j].h = h;
-    ix->keys[j].head = NONE;
+    ix->keys[j] = (ds_key){h, NONE, 0, 0};
     ix->nkeys++;
   }
   size_t cap = ix->post_cap;
@@ -254,14 +301,49 @@ static void post_add(ds_index *ix, uint64_t h, uint32_t sid) {
   ix->keys[j].head = (uint32_t)ix->npost++;
 }
 
-static uint32_t post_head(const ds_index *ix, uint64_t h) {
+static const ds_key *key_find(const ds_index *ix, uint64_t h) {
   size_t j = h & (ix->key_cap - 1);
   while (ix->keys[j].h) {
-    if (ix->keys[j].h == h) return ix->keys[j].head;
+    if (ix->keys[j].h == h) return &ix->keys[j];
     j = (j + 1) & (ix->key_cap - 1);
   }
-  return NONE;
+  return NULL;
 }
+
+/*
+ * Compaction: every chain (and the old frozen ranges) into one array in
+ * key order, so a lookup reads one contiguous run. Chains are followed by
+ * pointer and each hop is a cache miss; at 1M accounts that was most of a
+ * query's time. New postings after this go to chains again.
+ */
+void ds_index_compact(ds_index *ix) {
+  size_t total = ix->nfrozen + ix->npost;
+  ds_post *out = pv_xmalloc((total ? total : 1) * sizeof *out);
+  size_t w = 0;
+  for (size_t j = 0; j < ix->key_cap; j++) {
+    ds_key *k = &ix->keys[j];
+    if (!k->h) continue;
+    size_t off = w;
+    for (uint32_t i = 0; i < k->count; i++) {
+      uint32_t sid = ix->frozen[k->off + i].sid;
+      if (!ix->strs[sid].dead) out[w++] = ix->frozen[k->off + i];
+    }
+    for (uint32_t e = k->head; e != NONE; e = ix->post_next[e]) {
+      uint32_t sid = ix->post_sid[e];
+      if (!ix->strs[sid].dead)
+        out[w++] = (ds_post){sid, ix->strs[sid].bag, ix->strs[sid].bigrams};
+    }
+    k->off = (uint32_t)off;
+    k->count = (uint32_t)(w - off);
+    k->head = NONE;
+  }
+  free(ix->frozen);
+  ix->frozen = out;
+  ix->nfrozen = w;
+  ix->npost = 0;
+}
+
+size_t ds_index_uncompacted(const ds_index *ix) { return ix->npost; }
 
 static uint32_t str_add(ds_index *ix, uint32_t acct, ds_kind kind, const char *s) {
   size_t n = strlen(s);
@@ -269,7 +351,8 @@ static uint32_t str_add(ds_index *ix, uint32_t acct, ds_kind kind, const char *s
   if (n == 0) return NONE;
   ix->strs = grow(ix->strs, &ix->str_cap, ix->nstr + 1, sizeof *ix->strs);
   uint32_t sid = (uint32_t)ix->nstr++;
-  ix->strs[sid] = (ds_str){acct, arena_add(ix, s, n), (uint8_t)n, (uint8_t)kind, 0};
+  ix->strs[sid] = (ds_str){acct, arena_add(ix, s, n), char_bag(s, n), bigram_bag(s, n),
+                           (uint8_t)n, (uint8_t)kind, 0};
   unsigned k = part_k(n);
   const char *p = ix->chars + ix->strs[sid].off;
   for (size_t i = 0; i <= k; i++) {
@@ -288,6 +371,9 @@ static void str_kill(ds_index *ix, uint32_t sid) {
 
 void ds_index_set_name(ds_index *ix, uint32_t acct, const char *name_key) {
   if (acct >= ix->nacct) return;
+  char key[DS_STR_MAX + 1];
+  ds_company_key(name_key, key, sizeof key);
+  name_key = key;
   uint32_t old = ix->name_sid[acct];
   if (old != NONE && strcmp(ix->chars + ix->strs[old].off, name_key) == 0) return;
   str_kill(ix, old);
@@ -378,12 +464,12 @@ void ds_index_get_stats(const ds_index *ix, ds_index_stats *out) {
   out->accounts = ix->nacct;
   out->strings = ix->nstr;
   out->dead_strings = ix->ndead;
-  out->postings = ix->npost;
+  out->postings = ix->npost + ix->nfrozen;
   out->keys = ix->nkeys;
   out->bytes = ix->acct_capacity * (DS_ID_MAX + 4 * 3 + 1) +
                ix->acct_slot_cap * sizeof(uint32_t) + ix->dom_cap * sizeof(ds_dom) +
                ix->chars_cap + ix->str_cap * sizeof(ds_str) + ix->key_cap * sizeof(ds_key) +
-               ix->post_cap * 2 * sizeof(uint32_t);
+               ix->post_cap * 2 * sizeof(uint32_t) + ix->nfrozen * sizeof(ds_post);
 }
 
 /* ---- queries ----------------------------------------------------------- */
@@ -393,7 +479,26 @@ ds_scratch *ds_scratch_new(void) { return pv_xcalloc(1, sizeof(ds_scratch)); }
 void ds_scratch_free(ds_scratch *s) {
   if (!s) return;
   free(s->stamp);
+  free(s->segs);
   free(s);
+}
+
+/* One candidate string through the count filter, then verified. */
+static void verify(const ds_index *ix, ds_scratch *s, ds_kind kind, const char *q, size_t m,
+                   size_t n, unsigned kp, unsigned need, uint8_t bit, uint32_t sid,
+                   ds_hit_fn hit, void *arg) {
+  if (s->stamp[sid] != s->gen) {
+    s->stamp[sid] = s->gen;
+    s->segs[sid] = 0;
+  }
+  if (s->segs[sid] & bit) return;
+  s->segs[sid] |= bit;
+  if ((unsigned)__builtin_popcount(s->segs[sid]) != need) return;
+  const ds_str *st = &ix->strs[sid];
+  if (st->dead || st->len != n || st->kind != kind || !ix->live[st->acct]) return;
+  unsigned d = ds_lev(q, m, ix->chars + st->off, n, kp);
+  if (d <= kp && ds_fuzzy_ok(d, n, m))
+    hit(arg, st->acct, d, 1.0 - (double)d / (double)(n > m ? n : m));
 }
 
 void ds_index_query(const ds_index *ix, ds_scratch *s, ds_kind kind, const char *q, size_t m,
@@ -401,36 +506,49 @@ void ds_index_query(const ds_index *ix, ds_scratch *s, ds_kind kind, const char 
   if (m == 0 || m > DS_STR_MAX) return;
   if (s->cap < ix->nstr) {
     free(s->stamp);
+    free(s->segs);
     s->cap = ix->nstr + ix->nstr / 2 + 64;
     s->stamp = pv_xcalloc(s->cap, sizeof *s->stamp);
+    s->segs = pv_xcalloc(s->cap, sizeof *s->segs);
     s->gen = 0;
   }
   if (++s->gen == 0) { /* wrapped: clear once every 4G queries */
     memset(s->stamp, 0, s->cap * sizeof *s->stamp);
     s->gen = 1;
   }
+  uint32_t qbag = char_bag(q, m), qbi = bigram_bag(q, m);
   size_t nlo = m > DS_FUZZY_MAX_DIST ? m - DS_FUZZY_MAX_DIST : 1;
   size_t nhi = m + DS_FUZZY_MAX_DIST < DS_STR_MAX ? m + DS_FUZZY_MAX_DIST : DS_STR_MAX;
   for (size_t n = nlo; n <= nhi; n++) {
     unsigned kp = ds_max_dist(n, m);
-    size_t gap = n > m ? n - m : m - n;
-    if (gap > kp) continue;
+    long delta = (long)m - (long)n;
+    if ((delta < 0 ? -delta : delta) > (long)kp) continue;
     unsigned k = part_k(n);
+    /* At least k + 1 - kp segments come through kp edits untouched. */
+    unsigned need = k + 1 - kp;
+    /* A segment shifted by dl has |dl| edits on its left and |delta - dl|
+     * on its right, together at most kp (PassJoin's position-aware
+     * window): dl in [(delta - kp) / 2, (delta + kp) / 2]. */
+    long dlo = delta - (long)kp, dhi = delta + (long)kp;
+    dlo = dlo < 0 ? -((-dlo) / 2) : (dlo + 1) / 2; /* ceil */
+    dhi = dhi < 0 ? -((-dhi) / 2) - ((-dhi) % 2) : dhi / 2; /* floor */
     for (size_t i = 0; i <= k; i++) {
       size_t start, len;
       segment(n, k, i, &start, &len);
-      size_t plo = start > kp ? start - kp : 0, phi = start + kp;
-      for (size_t p = plo; p <= phi && p + len <= m; p++) {
-        for (uint32_t e = post_head(ix, seg_hash(kind, n, i, q + p, len)); e != NONE;
-             e = ix->post_next[e]) {
+      for (long dl = dlo; dl <= dhi; dl++) {
+        long p = (long)start + dl;
+        if (p < 0 || (size_t)p + len > m) continue;
+        const ds_key *key = key_find(ix, seg_hash(kind, n, i, q + p, len));
+        if (!key) continue;
+        for (uint32_t c = 0; c < key->count; c++) {
+          const ds_post *fp = &ix->frozen[key->off + c];
+          if (!sig_ok(fp->bag, fp->bigrams, qbag, qbi, kp)) continue;
+          verify(ix, s, kind, q, m, n, kp, need, (uint8_t)(1u << i), fp->sid, hit, arg);
+        }
+        for (uint32_t e = key->head; e != NONE; e = ix->post_next[e]) {
           uint32_t sid = ix->post_sid[e];
-          if (s->stamp[sid] == s->gen) continue;
-          s->stamp[sid] = s->gen;
-          const ds_str *st = &ix->strs[sid];
-          if (st->dead || st->len != n || st->kind != kind || !ix->live[st->acct]) continue;
-          unsigned d = ds_lev(q, m, ix->chars + st->off, n, kp);
-          if (d <= kp && ds_fuzzy_ok(d, n, m))
-            hit(arg, st->acct, d, 1.0 - (double)d / (double)(n > m ? n : m));
+          if (!sig_ok(ix->strs[sid].bag, ix->strs[sid].bigrams, qbag, qbi, kp)) continue;
+          verify(ix, s, kind, q, m, n, kp, need, (uint8_t)(1u << i), sid, hit, arg);
         }
       }
     }

@@ -98,10 +98,11 @@ void ds_match(const ds_index *ix, ds_scratch *s, ds_exact_fn exact, void *exact_
   }
   match_ctx m = {ix, out, DS_RULE_FUZZY_DOMAIN_LABEL, DS_CONF_LABEL_WEIGHT};
   ds_index_query(ix, s, DS_KIND_LABEL, e->label, strlen(e->label), on_hit, &m);
-  if (name_key && name_key[0]) {
-    size_t n = strlen(name_key);
+  char key[DS_STR_MAX + 1];
+  ds_company_key(name_key ? name_key : "", key, sizeof key);
+  if (key[0]) {
     m.rule = DS_RULE_FUZZY_COMPANY_NAME;
     m.weight = DS_CONF_NAME_WEIGHT;
-    ds_index_query(ix, s, DS_KIND_NAME, name_key, n > DS_STR_MAX ? DS_STR_MAX : n, on_hit, &m);
+    ds_index_query(ix, s, DS_KIND_NAME, key, strlen(key), on_hit, &m);
   }
 }

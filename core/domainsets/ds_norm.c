@@ -169,3 +169,49 @@ int ds_normalize(const char *in, size_t len, ds_entry *out, pv_error *err) {
   ds_label_of(out->nd.registrable, out->label, sizeof out->label);
   return 0;
 }
+
+/* Legal forms and the like, dropped from the end of a company name. */
+static const char *const legal_forms[] = {
+    "inc",  "incorporated", "llc", "llp", "ltd", "limited", "corp", "corporation", "co",
+    "company", "gmbh", "ag", "sa", "sas", "sarl", "plc", "bv", "nv", "srl", "spa", "pty",
+    "oy", "ab", "as", "kg", "lp", "pllc", "pc", "holdings", "group"};
+
+static bool is_legal_form(const char *w, size_t n) {
+  for (size_t i = 0; i < sizeof legal_forms / sizeof legal_forms[0]; i++)
+    if (strlen(legal_forms[i]) == n && memcmp(legal_forms[i], w, n) == 0) return true;
+  return false;
+}
+
+void ds_company_key(const char *name_key, char *out, size_t cap) {
+  char buf[DS_STR_MAX * 4 + 1];
+  size_t n = 0;
+  /* Punctuation to spaces, runs of spaces to one. */
+  for (const char *p = name_key; *p && n + 1 < sizeof buf; p++) {
+    unsigned char c = (unsigned char)*p;
+    bool sep = c < 0x80 && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '&');
+    if (sep) {
+      if (n > 0 && buf[n - 1] != ' ') buf[n++] = ' ';
+    } else {
+      buf[n++] = (char)c;
+    }
+  }
+  while (n > 0 && buf[n - 1] == ' ') n--;
+  buf[n] = 0;
+  const char *start = buf;
+  if (strncmp(start, "the ", 4) == 0) start += 4;
+  size_t len = strlen(start);
+  /* Trailing legal forms, as long as a word is left before them. */
+  for (;;) {
+    const char *sp = len ? memrchr(start, ' ', len) : NULL;
+    if (!sp) break;
+    const char *w = sp + 1;
+    if (!is_legal_form(w, len - (size_t)(w - start))) break;
+    len = (size_t)(sp - start);
+  }
+  if (len >= cap) {
+    len = cap ? cap - 1 : 0;
+    while (len > 0 && ((unsigned char)start[len] & 0xc0) == 0x80) len--;
+  }
+  memcpy(out, start, len);
+  if (cap) out[len] = 0;
+}
