@@ -9,5 +9,6 @@
 
 int proj_event_counts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 int proj_audit_events_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+int proj_domain_sets_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 
 #endif

@@ -11,12 +11,19 @@
 
 #include <string.h>
 
+static const char *const domain_set_types[] = {
+    "domain_set.created", "domain_set.items_added", "domain_set.processing_started",
+    "domain_set.matched", "domain_set.processed", "domain_set.item_excluded",
+    "domain_set.item_included", "domain_set.audience_linked", "domain_set.archived", NULL};
+
 static const proj_def registry[] = {
     /* Counts per (tenant, type); deliberately NOT idempotent (n = n + k):
      * a batch applied twice shows. The crash tests rely on that. */
     {"event_counts", NULL, "rm_event_counts", proj_event_counts_fold},
     /* Every event as an audit/timeline row, payload as jsonb. */
     {"audit_events", NULL, "rm_audit_events", proj_audit_events_fold},
+    /* ABM domain sets (issue 8): sets, items with matches, links, stubs. */
+    {"domain_sets", domain_set_types, "rm_domain_sets", proj_domain_sets_fold},
 };
 
 size_t proj_count(void) { return sizeof registry / sizeof registry[0]; }

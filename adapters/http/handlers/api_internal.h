@@ -12,6 +12,7 @@
 #include "adapters/auth/auth_role.h"
 #include "adapters/http/handlers/api.h"
 #include "adapters/pg/pg_pool.h"
+#include "core/domainsets/ds_service.h"
 #include "core/users.h"
 
 #include <pthread.h>
@@ -60,6 +61,7 @@ struct api {
   api_user_entry *users;      /* API_USER_CACHE slots */
   api_lockout_entry *lockout; /* API_LOCKOUT_SLOTS slots */
   pg_pool *db;                /* read models; NULL when not configured */
+  ds_service *dsets;          /* domain-set worker, started on first use */
 };
 
 /* The authenticated principal of a request (http_request_principal). */
@@ -133,5 +135,17 @@ void api_users_create(http_request *req);
 void api_users_get(http_request *req);
 void api_users_update(http_request *req);
 void api_users_set_password(http_request *req);
+
+/* ABM domain sets (issue 8): api_domain_sets.c. */
+void api_domain_sets_upload(http_request *req);
+void api_domain_sets_get(http_request *req);
+void api_domain_sets_items(http_request *req);
+void api_domain_sets_process(http_request *req);
+void api_domain_sets_expand(http_request *req);
+void api_domain_sets_convert(http_request *req);
+void api_domain_sets_exclude(http_request *req);
+void api_domain_sets_include(http_request *req);
+void api_domain_sets_link(http_request *req);
+void api_domain_sets_archive(http_request *req);
 
 #endif
