@@ -283,7 +283,9 @@ int ds_upload_feed(ds_upload *u, const char *data, size_t len, pv_error *err) {
 
 int ds_upload_finish(ds_upload *u, pv_error *err) {
   if (u->rc == 0 && u->format == DS_FORMAT_CSV) {
-    csv_set_opts(&u->csv, CSV_APPEND_NULL | CSV_STRICT_FINI);
+    /* libcsv reports an open quote at the end only in strict mode; set
+     * here, so the rest of the file was read leniently. */
+    csv_set_opts(&u->csv, CSV_APPEND_NULL | CSV_STRICT | CSV_STRICT_FINI);
     if (csv_fini(&u->csv, on_cell, on_row, u) != 0 && u->rc == 0)
       u->rc = pv_error_set(&u->err, PV_EINVAL, NULL,
                            "the file is not CSV: a quoted cell is not closed");
