@@ -4,7 +4,7 @@
  * against a brute-force scan of a few thousand random strings, and
  * matching with its confidences, ties and runner-ups.
  */
-#include "core/domainsets/ds.h"
+#include "core/domainsets/ds_items.h"
 #include "tests/harness/test.h"
 
 #include <stdio.h>
@@ -372,7 +372,92 @@ static void test_index_updates(void) {
   ds_index_free(ix);
 }
 
+/* Feeds text in chunks of `chunk` bytes (splitting rows and quotes). */
+static void feed(ds_items *it, ds_format f, const char *text, size_t chunk, int want) {
+  ds_upload *u = ds_upload_new(f, it);
+  pv_error e = PV_ERROR_INIT;
+  int rc = 0;
+  for (size_t off = 0; rc == 0 && off < strlen(text); off += chunk) {
+    size_t n = strlen(text) - off < chunk ? strlen(text) - off : chunk;
+    rc = ds_upload_feed(u, text + off, n, &e);
+  }
+  if (rc == 0) rc = ds_upload_finish(u, &e);
+  ds_upload_free(u);
+  ASSERT_EQ(rc, want);
+}
+
+static void test_upload_csv_and_txt(void) {
+  for (size_t chunk = 1; chunk <= 64; chunk *= 4) {
+    ds_items it;
+    ds_items_init(&it);
+    /* A header in another order, an extra column, a quoted comma. */
+    feed(&it, DS_FORMAT_CSV,
+         "notes,Company,extra,Website\r\n\"hi, there\",Acme Inc,x,acme.com\r\n"
+         ",,,\"example,com\"\n,,,EXAMPLE.COM\n", chunk, 0);
+    ASSERT(it.header);
+    ASSERT_EQ(it.rows, 3u);
+    ASSERT_EQ(it.n, (size_t)2);
+    ASSERT_EQ(it.duplicates, 1u);
+    ASSERT_STR_EQ(it.v[0].domain, "acme.com");
+    ASSERT_STR_EQ(it.v[0].account_name, "Acme Inc");
+    ASSERT_STR_EQ(it.v[0].name_key, "acme inc");
+    ASSERT_STR_EQ(it.v[0].notes, "hi, there");
+    ASSERT_EQ(it.v[1].dup_count, 2u);
+    ASSERT_EQ(it.v[1].repairs, (unsigned)DS_REPAIR_COMMA_AS_DOT);
+    ds_items_release(&it);
+
+    /* No header: positional columns. */
+    ds_items_init(&it);
+    feed(&it, DS_FORMAT_CSV, "acme.com,Acme,n1\nbad..domain..com,,\n", chunk, 0);
+    ASSERT(!it.header);
+    ASSERT_EQ(it.n, (size_t)2);
+    ASSERT_STR_EQ(it.v[0].account_name, "Acme");
+    ASSERT_STR_EQ(it.v[0].notes, "n1");
+    ds_items_release(&it);
+
+    /* TXT: one domain a line; commas are typos, not columns. */
+    ds_items_init(&it);
+    feed(&it, DS_FORMAT_TXT, "domain\r\nexample,com\n\n  \nfoo.org", chunk, 0);
+    ASSERT(it.header);
+    ASSERT_EQ(it.n, (size_t)2);
+    ASSERT_STR_EQ(it.v[0].domain, "example.com");
+    ASSERT_STR_EQ(it.v[1].domain, "foo.org");
+    ds_items_release(&it);
+
+    ds_items_init(&it);
+    feed(&it, DS_FORMAT_CSV, "domain\n\"open.com\n", chunk, PV_EINVAL);
+    ds_items_release(&it);
+  }
+}
+
+static void test_report(void) {
+  ds_items it;
+  ds_items_init(&it);
+  feed(&it, DS_FORMAT_TXT, "a-company.com\nb-company.com\nc-company.com\nlocalhost\n", 7, 0);
+  it.v[0].match = DS_MATCH_EXACT;
+  it.v[0].rule = DS_RULE_EXACT_DOMAIN;
+  snprintf(it.v[0].account_id, sizeof it.v[0].account_id, "A");
+  it.v[0].contacts = 4;
+  it.v[1].match = DS_MATCH_FUZZY;
+  it.v[1].rule = DS_RULE_FUZZY_DOMAIN_LABEL;
+  snprintf(it.v[1].account_id, sizeof it.v[1].account_id, "A");
+  it.v[1].contacts = 4;
+  it.v[2].excluded = true;
+  ds_report r;
+  ds_items_report(&it, &r);
+  ASSERT_EQ(r.exact, 1u);
+  ASSERT_EQ(r.fuzzy, 1u);
+  ASSERT_EQ(r.none, 0u);
+  ASSERT_EQ(r.invalid, 1u);
+  ASSERT_EQ(r.excluded, 1u);
+  ASSERT_EQ(r.matched_accounts, 1u);
+  ASSERT_EQ(r.matched_contacts, 4u);
+  ASSERT(r.match_rate == 1.0);
+  ds_items_release(&it);
+}
+
 TEST_MAIN(TEST(test_normalize_table), TEST(test_normalize_long_and_binary), TEST(test_company_key),
           TEST(test_lev_banded_equals_full), TEST(test_threshold),
           TEST(test_index_equals_brute_force), TEST(test_match_rules_and_confidence),
-          TEST(test_match_two_accounts), TEST(test_match_idn), TEST(test_index_updates))
+          TEST(test_match_two_accounts), TEST(test_match_idn), TEST(test_index_updates),
+          TEST(test_upload_csv_and_txt), TEST(test_report))
