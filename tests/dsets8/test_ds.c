@@ -112,7 +112,9 @@ static void mutate(unsigned *seed, const char *src, char *out, unsigned edits) {
       if (p < n && n > 1) memmove(buf + p, buf + p + 1, n - p);
     }
   }
-  snprintf(out, DS_STR_MAX + 1, "%s", buf);
+  size_t n = strlen(buf) < DS_STR_MAX ? strlen(buf) : DS_STR_MAX;
+  memmove(out, buf, n);
+  out[n] = 0;
 }
 
 static void test_company_key(void) {
