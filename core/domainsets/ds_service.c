@@ -395,11 +395,6 @@ static size_t make_stubs(ds_service *s, ds_job *job, ds_items *items, ds_stub **
   return n;
 }
 
-static void prepared_release(ds_prepared *ev, size_t n) {
-  for (size_t i = 0; i < n; i++) pv_buf_release(&ev[i].payload);
-  free(ev);
-}
-
 /* Matches (with stubs when asked), then records: the upload's created and
  * item events or a re-run's processing_started, the matches, processed. */
 static int match_and_record(ds_service *s, ds_job *job, ds_tenant *t, ds_items *items,
@@ -416,40 +411,11 @@ static int match_and_record(ds_service *s, ds_job *job, ds_tenant *t, ds_items *
     }
   }
   ds_items_report(items, &job->report);
-  size_t nitem_ev = meta ? (items->n + DS_ITEMS_PER_EVENT - 1) / DS_ITEMS_PER_EVENT : 0;
-  size_t nmatch_ev = (items->n + DS_MATCHES_PER_EVENT - 1) / DS_MATCHES_PER_EVENT;
-  size_t cap = 2 + nitem_ev + nmatch_ev, n = 0;
-  ds_prepared *ev = pv_xcalloc(cap, sizeof *ev);
-  if (meta) {
-    ev[n].type = "domain_set.created";
-    ds_pack_created(&ev[n++].payload, meta, items);
-    for (size_t from = 0; from < items->n; from += DS_ITEMS_PER_EVENT) {
-      size_t to = from + DS_ITEMS_PER_EVENT < items->n ? from + DS_ITEMS_PER_EVENT : items->n;
-      ev[n].type = "domain_set.items_added";
-      ds_pack_items(&ev[n++].payload, items, from, to);
-    }
-  } else {
-    ev[n].type = "domain_set.processing_started";
-    msgpack_packer pk;
-    mp_packer_init(&pk, &ev[n++].payload);
-    msgpack_pack_map(&pk, 1);
-    mp_pack_cstr(&pk, "run");
-    msgpack_pack_uint64(&pk, run);
-  }
-  for (size_t from = 0; from < items->n; from += DS_MATCHES_PER_EVENT) {
-    size_t to = from + DS_MATCHES_PER_EVENT < items->n ? from + DS_MATCHES_PER_EVENT : items->n;
-    size_t matched = 0;
-    for (size_t i = from; i < to; i++) matched += items->v[i].match != DS_MATCH_NONE;
-    if (!matched) continue;
-    ev[n].type = "domain_set.matched";
-    ds_pack_matched(&ev[n++].payload, run, items, from, to);
-  }
-  ev[n].type = "domain_set.processed";
-  ds_pack_processed(&ev[n++].payload, run, "completed", NULL, &job->report, s->folded, stubs,
-                    nstubs);
+  size_t n;
+  ds_prepared *ev = ds_prepare_run(meta, items, run, &job->report, s->folded, stubs, nstubs, &n);
   ds_emit_arg arg = {job->set_id, meta != NULL, run, ev, n};
   rc = run_cmd(s, job, ds_emit_decide, &arg, &job->position);
-  prepared_release(ev, cap);
+  ds_prepared_free(ev, n);
   job->run = run;
   snprintf(job->set_status, sizeof job->set_status, "completed");
 out:

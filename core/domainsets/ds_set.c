@@ -408,6 +408,50 @@ void ds_pack_processed(pv_buf *out, uint64_t run, const char *status, const char
   }
 }
 
+ds_prepared *ds_prepare_run(const ds_upload_meta *meta, const ds_items *items, uint64_t run,
+                            const ds_report *report, uint64_t index_position,
+                            const ds_stub *stubs, size_t stub_count, size_t *count) {
+  size_t nitem_ev = meta ? (items->n + DS_ITEMS_PER_EVENT - 1) / DS_ITEMS_PER_EVENT : 0;
+  size_t nmatch_ev = (items->n + DS_MATCHES_PER_EVENT - 1) / DS_MATCHES_PER_EVENT;
+  size_t n = 0;
+  size_t cap = 2 + nitem_ev + nmatch_ev;
+  ds_prepared *ev = pv_xcalloc(cap, sizeof *ev);
+  for (size_t i = 0; i < cap; i++) pv_buf_init(&ev[i].payload, 0);
+  if (meta) {
+    ev[n].type = "domain_set.created";
+    ds_pack_created(&ev[n++].payload, meta, items);
+    for (size_t from = 0; from < items->n; from += DS_ITEMS_PER_EVENT) {
+      size_t to = from + DS_ITEMS_PER_EVENT < items->n ? from + DS_ITEMS_PER_EVENT : items->n;
+      ev[n].type = "domain_set.items_added";
+      ds_pack_items(&ev[n++].payload, items, from, to);
+    }
+  } else {
+    ev[n].type = "domain_set.processing_started";
+    msgpack_packer pk;
+    mp_packer_init(&pk, &ev[n++].payload);
+    msgpack_pack_map(&pk, 1);
+    pack_kv_uint(&pk, "run", run);
+  }
+  for (size_t from = 0; from < items->n; from += DS_MATCHES_PER_EVENT) {
+    size_t to = from + DS_MATCHES_PER_EVENT < items->n ? from + DS_MATCHES_PER_EVENT : items->n;
+    size_t matched = 0;
+    for (size_t i = from; i < to; i++) matched += items->v[i].match != DS_MATCH_NONE;
+    if (!matched) continue;
+    ev[n].type = "domain_set.matched";
+    ds_pack_matched(&ev[n++].payload, run, items, from, to);
+  }
+  ev[n].type = "domain_set.processed";
+  ds_pack_processed(&ev[n++].payload, run, "completed", NULL, report, index_position, stubs,
+                    stub_count);
+  *count = n;
+  return ev;
+}
+
+void ds_prepared_free(ds_prepared *ev, size_t count) {
+  for (size_t i = 0; i < count; i++) pv_buf_release(&ev[i].payload);
+  free(ev);
+}
+
 /* ---- decide functions ----------------------------------------------------- */
 
 static int fold_visit(void *arg, const evt_envelope *e, const uint8_t *raw, size_t raw_len) {

@@ -100,6 +100,18 @@ typedef struct ds_prepared {
 } ds_prepared;
 
 /*
+ * The events of a run, in order: with meta (an upload) domain_set.created
+ * and the items in chunks, else domain_set.processing_started; then the
+ * matched chunks (only chunks with a match) and domain_set.processed
+ * (completed, with the report). *count is set; free with
+ * ds_prepared_free.
+ */
+ds_prepared *ds_prepare_run(const ds_upload_meta *meta, const ds_items *items, uint64_t run,
+                            const ds_report *report, uint64_t index_position,
+                            const ds_stub *stubs, size_t stub_count, size_t *count);
+void ds_prepared_free(ds_prepared *ev, size_t count);
+
+/*
  * arg: ds_emit_arg. Appends prepared events to the set's stream. create:
  * the stream must not exist. Otherwise (a re-run) the set must exist and
  * not be archived, and its run must still be run - 1 (no other re-run
