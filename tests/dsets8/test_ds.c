@@ -181,9 +181,9 @@ static void collect(void *arg, uint32_t acct, unsigned dist, double sim) {
 
 /* The index finds exactly the strings a brute-force Levenshtein scan finds:
  * 3,000 random strings over a 4-letter alphabet (so near neighbours are
- * common) and their mutations, lengths 3 to 40, with some killed. */
+ * common) and their mutations, 400 queries, lengths 3 to 40, with some killed. */
 static void test_index_equals_brute_force(void) {
-  enum { N = 3000, Q = 600 };
+  enum { N = 3000, Q = 400 };
   unsigned seed = 42;
   static char strs[N][DS_STR_MAX + 1];
   ds_index *ix = ds_index_new();
@@ -219,7 +219,11 @@ static void test_index_equals_brute_force(void) {
     ds_index_query(ix, s, DS_KIND_LABEL, q, strlen(q), collect, &h);
     size_t expected = 0;
     for (int i = 0; i < N; i++) {
-      unsigned d = ds_lev_full(q, strlen(q), strs[i], strlen(strs[i]));
+      /* The distance is at least the length difference: skip those pairs
+       * (the plain distance of the rest keeps the scan brute force). */
+      size_t lq = strlen(q), ls = strlen(strs[i]);
+      if ((lq > ls ? lq - ls : ls - lq) > DS_FUZZY_MAX_DIST) continue;
+      unsigned d = ds_lev_full(q, lq, strs[i], ls);
       if (!ds_fuzzy_ok(d, strlen(q), strlen(strs[i]))) continue;
       expected++;
       size_t j = 0;
