@@ -21,6 +21,10 @@ static const char *const orders_types[] = {"order.created", "order.campaign_link
                                            "order.campaign_unlinked", "order.status_changed",
                                            NULL};
 static const char *const lead_downloads_types[] = {"lead_download.recorded", NULL};
+static const char *const domain_set_types[] = {
+    "domain_set.created", "domain_set.items_added", "domain_set.processing_started",
+    "domain_set.matched", "domain_set.processed", "domain_set.item_excluded",
+    "domain_set.item_included", "domain_set.audience_linked", "domain_set.archived", NULL};
 
 static const proj_def registry[] = {
     /* Counts per (tenant, type); deliberately NOT idempotent (n = n + k):
@@ -33,6 +37,8 @@ static const proj_def registry[] = {
     {"leads", leads_types, "rm_leads", proj_leads_fold},
     {"orders", orders_types, "rm_orders", proj_orders_fold},
     {"lead_downloads", lead_downloads_types, "rm_lead_downloads", proj_lead_downloads_fold},
+    /* ABM domain sets (issue 8): sets, items with matches, links, stubs. */
+    {"domain_sets", domain_set_types, "rm_domain_sets", proj_domain_sets_fold},
 };
 
 size_t proj_count(void) { return sizeof registry / sizeof registry[0]; }

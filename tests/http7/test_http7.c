@@ -708,14 +708,17 @@ static void test_cross_client_matrix(void) {
   checklist(&h, "camp-b");
   publish_lead(&h, order_a, "camp-a", "mine@a.example", lead_a);
   publish_lead(&h, order_b, "camp-b", "theirs@b.example", lead_b);
-  /* client B downloads, so a download of B exists */
+  /* client B downloads, so a download of B exists; it reads its own writes
+   * (the read models may not have the order and leads yet) */
   test_response r;
   char path[200], missing_path[200];
+  char wait[64];
+  snprintf(wait, sizeof wait, "Pivotal-Min-Position: %llu\r\n",
+           (unsigned long long)log_head(h.t.log));
   snprintf(path, sizeof path, "/api/orders/%s/leads.csv", order_b);
-  ASSERT_EQ(raw_get(&h, path, h.tok_b, NULL, &r), 200);
+  ASSERT_EQ(raw_get(&h, path, h.tok_b, wait, &r), 200);
   ASSERT(test_header(&r, "pivotal-download-id", download_b, sizeof download_b));
   test_response_release(&r);
-  char wait[64];
   snprintf(wait, sizeof wait, "Pivotal-Min-Position: %llu\r\n",
            (unsigned long long)log_head(h.t.log));
   call(&h, "GET", "/api/orders", h.tok_b, wait, NULL, 200, NULL);

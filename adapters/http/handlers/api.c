@@ -400,6 +400,7 @@ void api_free(api *a) {
     uv_close((uv_handle_t *)&a->done_async, on_handle_closed);
     uv_run(a->loop, UV_RUN_NOWAIT);
   }
+  ds_service_stop(a->dsets); /* idle: every request was answered */
   http_server_free(a->srv);
   auth_jwt_free(a->jwt);
   pthread_mutex_destroy(&a->done_lock);

@@ -12,6 +12,7 @@
 #include "adapters/auth/auth_role.h"
 #include "adapters/http/handlers/api.h"
 #include "adapters/pg/pg_pool.h"
+#include "core/domainsets/ds_service.h"
 #include "core/users.h"
 
 #include <pthread.h>
@@ -62,6 +63,7 @@ struct api {
   pg_pool *db;                /* read models; NULL when not configured */
   uint8_t unsub_key[API_UNSUB_KEY_BYTES];
   char phone_region[8];
+  ds_service *dsets;          /* domain-set worker, started on first use */
 };
 
 /* The authenticated principal of a request (http_request_principal). */
@@ -135,5 +137,17 @@ void api_users_create(http_request *req);
 void api_users_get(http_request *req);
 void api_users_update(http_request *req);
 void api_users_set_password(http_request *req);
+
+/* ABM domain sets (issue 8): api_domain_sets.c. */
+void api_domain_sets_upload(http_request *req);
+void api_domain_sets_get(http_request *req);
+void api_domain_sets_items(http_request *req);
+void api_domain_sets_process(http_request *req);
+void api_domain_sets_expand(http_request *req);
+void api_domain_sets_convert(http_request *req);
+void api_domain_sets_exclude(http_request *req);
+void api_domain_sets_include(http_request *req);
+void api_domain_sets_link(http_request *req);
+void api_domain_sets_archive(http_request *req);
 
 #endif
