@@ -112,7 +112,8 @@ int cmd_import(int argc, char **argv) {
   log_t *log = NULL;
   writer_t *writer = NULL;
   int status = 1;
-  if (log_open(&log, log_dir, NULL, &err) || writer_start(&writer, log, NULL, &err)) {
+  writer_options wopt = {.max_batch_us = IMP_JOB_WRITER_BATCH_US};
+  if (log_open(&log, log_dir, NULL, &err) || writer_start(&writer, log, &wopt, &err)) {
     print_error(&err);
     goto done;
   }

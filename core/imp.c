@@ -222,6 +222,7 @@ int imp_row_prepare(imp_row *r, const imp_map *m, const imp_opts *o, uint64_t ro
       snprintf(err->field, sizeof err->field, "/domain");
       return PV_EINVAL;
     }
+    snprintf(r->account_domain, sizeof r->account_domain, "%s", d.domain);
     acct_input *a = &r->account.in;
     a->domain = dom;
     a->name = cell(r, IMP_T_COMPANY);
@@ -329,6 +330,29 @@ uint64_t imp_seen_check(imp_seen *s, const imp_row *r) {
     s->count++;
   }
   return 0;
+}
+
+bool imp_seen_account(imp_seen *s, const imp_row *r) {
+  if (!r->has_account) return false;
+  pv_buf v = PV_BUF_INIT;
+  const char *company = r->account.in.name ? r->account.in.name : "";
+  pv_buf_addf(&v, "%s%c%s", r->account_domain, 0, company);
+  uint8_t out[16];
+  crypto_generichash(out, sizeof out, (const uint8_t *)v.data, v.len, NULL, 0);
+  pv_buf_release(&v);
+  uint64_t h1, h2;
+  memcpy(&h1, out, 8);
+  memcpy(&h2, out + 8, 8);
+  h1 ^= 0x6163636f756e74ull; /* "account": apart from the identifier keys */
+  seen_slot *sl = seen_find(s, h1, h2);
+  if (sl->row) return true;
+  if (s->count * 2 >= s->cap) {
+    seen_grow(s);
+    sl = seen_find(s, h1, h2);
+  }
+  *sl = (seen_slot){h1, h2, r->row};
+  s->count++;
+  return false;
 }
 
 /* ---- outcomes ------------------------------------------------------------- */

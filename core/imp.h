@@ -104,6 +104,7 @@ typedef struct imp_row {
   bool has[IMP_TARGET_COUNT];
   contact_ext_id ext;
   bool has_account;
+  char account_domain[NORM_DOMAIN_MAX + 1]; /* the normalized domain */
   acct_write_arg account;
   contact_upsert_arg contact;
   bool suppressed; /* out of imp_row_decide */
@@ -138,6 +139,11 @@ void imp_seen_free(imp_seen *s);
 /* Records r's identifiers; returns the earlier row holding one of them
  * (0 = none: the row is the first with all of them). */
 uint64_t imp_seen_check(imp_seen *s, const imp_row *r);
+/* True when an earlier row of the file made the same account observation
+ * (normalized domain and company name): its account command is then left
+ * out, as it would change nothing (most rows of a contact file repeat
+ * their company). Records it otherwise. */
+bool imp_seen_account(imp_seen *s, const imp_row *r);
 
 /* ---- outcomes --------------------------------------------------------- */
 

@@ -211,6 +211,8 @@ static void settle(job *j, slot *s) {
   }
   if (s->row.has_account && s->acc.status)
     snprintf(o->account, sizeof o->account, "%s", pv_err_name(s->acc.status));
+  if (s->con.status == 0 && !s->con.replayed && !o->contact_id[0] && !s->row.suppressed)
+    snprintf(o->contact_id, sizeof o->contact_id, "%s", s->row.contact.id);
   if (s->con.status) {
     imp_outcome_error(o, error_status(s->con.status), &s->con.error);
   } else if (s->row.suppressed && !s->con.replayed) {
@@ -306,6 +308,7 @@ static int on_row(void *arg, const char *const *cells, const size_t *lens, size_
     s->settled = true;
     return 0;
   }
+  if (imp_seen_account(j->seen, &s->row)) s->row.has_account = false;
   if (s->skip) return 0;
   pthread_mutex_lock(&j->lock);
   s->pending = s->row.has_account ? 2 : 1;
