@@ -6,6 +6,7 @@
 
 #include <msgpack.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,8 @@ static int submit(job *j, slot *s, writer_cmd *c, writer_decide_fn decide, void 
 
 static int on_row(void *arg, const char *const *cells, const size_t *lens, size_t n) {
   job *j = arg;
+  if (j->o->cancel && atomic_load(j->o->cancel))
+    return pv_error_set(&j->err, PV_ESHUTDOWN, NULL, "the import was stopped");
   if (!j->map_ready) {
     int rc = imp_map_build(&j->map, cells, n, j->o->overrides, j->o->override_count, &j->err);
     if (rc) return rc;
@@ -385,7 +388,8 @@ static int run(job *j, log_t *log, writer_t *w, const imp_job_opts *o, uint64_t 
   fflush(j->report);
   if (rc) {
     *err = j->err;
-    if (j->map_ready) emit_finished(j, err, &ferr);
+    /* stopped, not failed: no end is recorded, so it can be resumed */
+    if (j->map_ready && rc != PV_ESHUTDOWN) emit_finished(j, err, &ferr);
     goto cleanup;
   }
   if ((rc = emit_finished(j, NULL, err))) goto cleanup;
@@ -423,7 +427,9 @@ int imp_job_run(log_t *log, writer_t *w, const imp_job_opts *o, imp_progress *ou
 /* ---- resume ---------------------------------------------------------------- */
 
 typedef struct resume_state {
-  bool started, finished, dry_run;
+  bool started, finished, dry_run, failed;
+  uint64_t rows;
+  char error[256];
   uint64_t next_row, report_bytes;
   uint64_t counts[IMP_STATUS_COUNT];
   int64_t observed_at;
@@ -491,8 +497,14 @@ static int resume_visit(void *arg, const evt_envelope *e, const uint8_t *raw, si
       if (mp_read_uint(&r, &st->next_row)) return PV_ECORRUPT;
     } else if (progress && mp_slice_eq(k, "report_bytes")) {
       if (mp_read_uint(&r, &st->report_bytes)) return PV_ECORRUPT;
-    } else if (progress && mp_slice_eq(k, "counts")) {
+    } else if ((progress || st->finished) && mp_slice_eq(k, "counts")) {
       if (read_counts(&r, st->counts)) return PV_ECORRUPT;
+    } else if (st->finished && mp_slice_eq(k, "rows")) {
+      if (mp_read_uint(&r, &st->rows)) return PV_ECORRUPT;
+    } else if (st->finished && (mp_slice_eq(k, "status") || mp_slice_eq(k, "error"))) {
+      if (mp_read_str(&r, &v)) return PV_ECORRUPT;
+      if (mp_slice_eq(k, "status")) st->failed = mp_slice_eq(v, "failed");
+      else snprintf(st->error, sizeof st->error, "%.*s", (int)v.len, v.ptr);
     } else if (mp_skip(&r, 1)) {
       return PV_ECORRUPT;
     }
@@ -500,29 +512,51 @@ static int resume_visit(void *arg, const evt_envelope *e, const uint8_t *raw, si
   return 0;
 }
 
-int imp_job_resume(log_t *log, writer_t *w, const char *tenant, const char *actor,
-                   const char *import_id, const imp_job_opts *o, imp_progress *out,
-                   pv_error *err) {
+/* Reads the import's stream into st (st->strs initialised by the caller). */
+static int read_import(log_t *log, const char *tenant, const char *import_id,
+                       resume_state *st, pv_error *err) {
   if (!imp_job_id_valid(import_id))
     return pv_error_set(err, PV_EINVAL, "/import_id",
                         "an import id is 1 to 64 letters, digits, '_' or '-'");
-  resume_state st = {0};
-  pv_buf_init(&st.strs, 256);
   char stream[EVT_MAX_STREAM + 1];
   snprintf(stream, sizeof stream, "import-%s", import_id);
   log_reader *rd;
-  int rc = log_read_begin(log, &rd);
-  if (rc) {
-    pv_buf_release(&st.strs);
-    return pv_error_set(err, PV_EIO, NULL, "could not read the event log");
-  }
-  rc = log_read_stream(rd, tenant, stream, 1, resume_visit, &st);
+  if (log_read_begin(log, &rd)) return pv_error_set(err, PV_EIO, NULL, "could not read the event log");
+  int rc = log_read_stream(rd, tenant, stream, 1, resume_visit, st);
   log_read_end(rd);
-  if (rc) {
-    rc = pv_error_set(err, PV_ECORRUPT, NULL, "the events of import \"%s\" do not read", import_id);
-  } else if (!st.started) {
-    rc = pv_error_set(err, PV_ENOTFOUND, "/import_id", "no import \"%s\"", import_id);
-  } else if (st.finished || st.dry_run) {
+  if (rc)
+    return pv_error_set(err, PV_ECORRUPT, NULL, "the events of import \"%s\" do not read",
+                        import_id);
+  if (!st->started)
+    return pv_error_set(err, PV_ENOTFOUND, "/import_id", "no import \"%s\"", import_id);
+  return 0;
+}
+
+int imp_job_status(log_t *log, const char *tenant, const char *import_id, imp_job_info *out,
+                   pv_error *err) {
+  resume_state st = {0};
+  pv_buf_init(&st.strs, 256);
+  int rc = read_import(log, tenant, import_id, &st, err);
+  if (rc == 0) {
+    memset(out, 0, sizeof *out);
+    out->finished = st.finished;
+    out->failed = st.failed;
+    out->dry_run = st.dry_run;
+    out->rows = st.finished ? st.rows : (st.next_row ? st.next_row - 1 : 0);
+    memcpy(out->counts, st.counts, sizeof out->counts);
+    snprintf(out->error, sizeof out->error, "%s", st.error);
+  }
+  pv_buf_release(&st.strs);
+  return rc;
+}
+
+int imp_job_resume(log_t *log, writer_t *w, const char *tenant, const char *actor,
+                   const char *import_id, const imp_job_opts *o, imp_progress *out,
+                   pv_error *err) {
+  resume_state st = {0};
+  pv_buf_init(&st.strs, 256);
+  int rc = read_import(log, tenant, import_id, &st, err);
+  if (rc == 0 && (st.finished || st.dry_run)) {
     rc = pv_error_set(err, PV_EINVAL, "/import_id", "import \"%s\" is %s", import_id,
                       st.finished ? "finished" : "a dry run");
     if (st.dry_run && !st.finished) pv_error_hint(err, "Run the dry run again.");

@@ -64,12 +64,16 @@ typedef struct imp_job_opts {
   uint64_t progress_every; /* 0 = IMP_JOB_PROGRESS_EVERY */
   void (*on_progress)(const imp_progress *p, void *arg); /* may be NULL */
   void *progress_arg;
+  /* may be NULL; when it turns true the job stops between rows with
+   * PV_ESHUTDOWN and records no import.finished: it can be resumed */
+  const _Atomic bool *cancel;
 } imp_job_opts;
 
 /*
  * Runs the import. Returns: 0 (see *out; rows that failed are in the
  * report, not an error), PV_EINVAL (bad options, an unreadable file or
- * header: err says which), PV_EEXISTS (the import id was used), PV_EIO.
+ * header: err says which), PV_EEXISTS (the import id was used), PV_EIO,
+ * PV_ESHUTDOWN (cancelled, or the writer stopped: resumable).
  */
 int imp_job_run(log_t *log, writer_t *w, const imp_job_opts *o, imp_progress *out,
                 pv_error *err);
@@ -82,6 +86,19 @@ int imp_job_run(log_t *log, writer_t *w, const imp_job_opts *o, imp_progress *ou
  */
 int imp_job_resume(log_t *log, writer_t *w, const char *tenant, const char *actor,
                    const char *import_id, const imp_job_opts *o, imp_progress *out,
+                   pv_error *err);
+
+/* An import as its events tell it. */
+typedef struct imp_job_info {
+  bool finished, failed, dry_run;
+  uint64_t rows;         /* finished: rows read; else rows known durable */
+  uint64_t counts[IMP_STATUS_COUNT];
+  char error[256];       /* failed: why */
+} imp_job_info;
+
+/* Reads an import's events. Returns: 0, PV_ENOTFOUND (no such import in
+ * this tenant), PV_EINVAL (a bad id), PV_EIO, PV_ECORRUPT. */
+int imp_job_status(log_t *log, const char *tenant, const char *import_id, imp_job_info *out,
                    pv_error *err);
 
 /* True when import_id is 1..64 bytes of [A-Za-z0-9_-]. */

@@ -48,6 +48,9 @@ typedef struct api_config {
    * The api connects a pool (adapters/pg/pg_pool.h) on its loop. */
   const char *database_conninfo;
   unsigned database_connections; /* 0: PG_POOL_DEFAULT_CONNECTIONS */
+  /* The data directory: imports are spooled to DATA_DIR/imports; NULL:
+   * the import routes answer 503. */
+  const char *data_dir;
 } api_config;
 
 /* Fills the defaults (the key is left empty: the owner must set it). */

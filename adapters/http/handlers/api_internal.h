@@ -42,6 +42,7 @@ typedef struct api_lockout_entry {
 } api_lockout_entry;
 
 typedef struct api_op api_op;
+typedef struct api_imports api_imports;
 
 struct api {
   uv_loop_t *loop;
@@ -60,6 +61,7 @@ struct api {
   api_user_entry *users;      /* API_USER_CACHE slots */
   api_lockout_entry *lockout; /* API_LOCKOUT_SLOTS slots */
   pg_pool *db;                /* read models; NULL when not configured */
+  api_imports *imports;       /* NULL without a data directory */
 };
 
 /* The authenticated principal of a request (http_request_principal). */
@@ -133,5 +135,15 @@ void api_users_create(http_request *req);
 void api_users_get(http_request *req);
 void api_users_update(http_request *req);
 void api_users_set_password(http_request *req);
+
+/* Imports (api_imports.c): the registry of import jobs, made with the api
+ * when it has a data directory (resuming unfinished imports) and freed
+ * with it (stopping and joining the jobs, before the writer stops).
+ * Returns: 0 or PV_EIO (cannot create DATA_DIR/imports). */
+int api_imports_new(api *a, const char *data_dir, api_imports **out, pv_error *err);
+void api_imports_free(api_imports *im);
+void api_imports_create(http_request *req);
+void api_imports_get(http_request *req);
+void api_imports_errors(http_request *req);
 
 #endif
