@@ -20,6 +20,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* ASan's quarantine keeps freed memory: peak RSS says nothing there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+
 static char *path_in(const char *name) {
   static char buf[4][512];
   static int k;
@@ -89,7 +98,7 @@ static char *report_of(const char *id) {
 /* ---- mapping -------------------------------------------------------------- */
 
 static void map_aliases_and_overrides(void) {
-  const char *h[] = {"\xEF\xBB\xBF" "E-mail", "Email Address", "First Name", "surname",
+  const char *h[] = {"\357\273\277E-mail", "Email Address", "First Name", "surname",
                      "Job Title", "Company", "Website", "Phone", "Shoe size"};
   imp_map m;
   pv_error err = PV_ERROR_INIT;
@@ -165,7 +174,6 @@ static void csv_messy(void) {
   ASSERT_EQ(imp_csv_detect("a\tb\tc", 5), '\t');
   ASSERT_EQ(imp_csv_detect("\"a;b;c\",d", 9), ',');
   ASSERT_EQ(imp_csv_detect("email", 5), ',');
-  pv_buf_release(&r.text);
 
   write_file(path, "Email\n\"unclosed\n");
   o.delimiter = ',';
@@ -173,6 +181,7 @@ static void csv_messy(void) {
   ASSERT_ERR(imp_read_file(path_in("absent.csv"), &o, &d, &err), PV_EIO);
   o.format = "xls";
   ASSERT_ERR(imp_read_file(path, &o, &d, &err), PV_EINVAL);
+  pv_buf_release(&r.text);
 }
 
 /* ---- dry run equals commit ------------------------------------------------ */
@@ -434,8 +443,13 @@ static void big_file_bounded_memory(void) {
   ASSERT_OK(run_import(&e, "big", path, false, NULL, 0, &p, &err));
   getrusage(RUSAGE_SELF, &after);
   ASSERT_EQ(p.counts[IMP_S_CREATED], 5000);
-  /* the file is 50 MB; the import's peak grows by far less */
+  /* the file is 50 MB; the import's peak grows by far less (not checked
+   * under ASan, whose quarantine keeps freed memory by design) */
+#ifndef TEST_ASAN
   ASSERT((after.ru_maxrss - before.ru_maxrss) * 1024 < 20 * 1000 * 1000);
+#else
+  (void)before, (void)after;
+#endif
   env_close(&e);
 }
 

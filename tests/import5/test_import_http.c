@@ -13,6 +13,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* ASan's quarantine keeps freed memory: peak RSS says nothing there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+
 static const char *const CSV =
     "Email;Given Name;Last Name;Job Title;Company;Website\r\n"
     "ann@acme.com;Ann;A;CTO;Acme;acme.com\r\n"
@@ -183,8 +192,13 @@ static void upload_50mb_bounded_memory(void) {
   ASSERT_STR_EQ(cJSON_GetObjectItem(j, "state")->valuestring, "done");
   ASSERT_EQ(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "counts"), "created")->valueint, 5000);
   cJSON_Delete(j);
-  /* the body is 50 MB; the server's peak grows by far less */
+  /* the body is 50 MB; the server's peak grows by far less (not checked
+   * under ASan, whose quarantine keeps freed memory by design) */
+#ifndef TEST_ASAN
   ASSERT((after.ru_maxrss - before.ru_maxrss) * 1024 < 20 * 1000 * 1000);
+#else
+  (void)before, (void)after;
+#endif
   free(id);
   free(tok);
   apit_stop(&t);
