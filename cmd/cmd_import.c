@@ -1,5 +1,5 @@
 /*
- * cmd_import — `pivotal import FILE`: imports a contact file (CSV) through
+ * cmd_import — `pivotal import FILE`: imports a contact file (CSV, XLSX) through
  * the log's writer, as the API's import job does (adapters/import/imp_job.h),
  * or resumes an interrupted one. It opens the log itself: LMDB lets this
  * process write while a server holds the same log (one writer at a time,
@@ -25,6 +25,7 @@
   "pivotal import FILE [--dry-run] [--source S] [--map COLUMN=FIELD ...]\n"               \
   "                      [--delimiter C] [--id ID] [--tenant T] [--data-dir DIR]\n"       \
   "       pivotal import --resume ID [--tenant T] [--data-dir DIR]\n"                      \
+  "FILE: CSV (delimiter detected), or XLSX by its .xlsx name (first sheet).\n"           \
   "FIELD: email first_name last_name title phone country city linkedin_url company\n"     \
   "domain external_id ignore. DIR defaults to $PIVOTAL_DATA_DIR, else ./var. The\n"      \
   "report (one line per row) is written to DIR/imports/ID.report.csv."

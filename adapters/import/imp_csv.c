@@ -123,6 +123,10 @@ free_buf:
 int imp_read_file(const char *path, const imp_read_opts *o, char *delimiter_used,
                   pv_error *err) {
   const char *format = o->format ? o->format : imp_format_of(path);
+  if (strcmp(format, "xlsx") == 0) {
+    if (delimiter_used) *delimiter_used = ',';
+    return imp_xlsx_read(path, o, err);
+  }
   if (strcmp(format, "csv") != 0)
     return pv_error_set(err, PV_EINVAL, "/format", "unknown format \"%.32s\"", format);
   return read_csv(path, o, delimiter_used, err);

@@ -52,7 +52,7 @@ typedef struct imp_job_opts {
   const char *tenant, *actor;
   const char *import_id;   /* [A-Za-z0-9_-], 1..64 bytes */
   const char *path;        /* the file */
-  const char *format;      /* NULL = by extension */
+  const char *format;      /* "csv", "xlsx"; NULL = by extension */
   char delimiter;          /* 0 = detect */
   const imp_override *overrides;
   size_t override_count;

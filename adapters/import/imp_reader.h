@@ -1,7 +1,11 @@
 /*
  * imp_reader — contact files as rows, streaming: CSV by libcsv (a push
- * parser: any chunk size, quotes, embedded newlines, CRLF), so a file is
- * never held whole in memory. XLSX is not read yet (issue #5 §5).
+ * parser: any chunk size, quotes, embedded newlines, CRLF) and XLSX by
+ * libzip (a member is inflated as it is read) and expat (a push XML
+ * parser), so neither is ever held whole in memory; XLSX keeps only its
+ * shared strings table. Debian has no maintained XLSX reader library
+ * (xlsxio is not packaged; libxlsxwriter only writes), and libzip + expat
+ * are the two kept libraries such a reader is built on.
  *
  * Thread: one thread per reader. Ownership: the cells handed to on_row are
  * valid during the call only.
@@ -23,7 +27,7 @@ typedef int (*imp_row_fn)(void *arg, const char *const *cells, const size_t *len
 typedef void (*imp_bytes_fn)(void *arg, uint64_t done, uint64_t total);
 
 typedef struct imp_read_opts {
-  const char *format; /* "csv"; NULL = by the file's extension */
+  const char *format; /* "csv" or "xlsx"; NULL = by the file's extension */
   char delimiter;     /* CSV: 0 = detect from the header line (, ; tab |) */
   imp_row_fn on_row;
   imp_bytes_fn on_bytes; /* may be NULL */
@@ -40,10 +44,13 @@ char imp_csv_detect(const char *line, size_t len);
 /*
  * Reads the file's rows in order. A UTF-8 BOM is skipped.
  * Returns: 0, PV_EIO (cannot read the file), PV_EINVAL (not a CSV libcsv
- * accepts, or a format other than csv), or
+ * accepts, not an XLSX workbook, or another format), or
  * on_row's code.
  */
 int imp_read_file(const char *path, const imp_read_opts *o, char *delimiter_used,
                   pv_error *err);
+
+/* The XLSX half of imp_read_file (imp_xlsx.c). */
+int imp_xlsx_read(const char *path, const imp_read_opts *o, pv_error *err);
 
 #endif

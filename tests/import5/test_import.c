@@ -11,6 +11,8 @@
 #include "tests/bench/gen_contacts.h"
 #include "tests/harness/test.h"
 
+#include <xlsxwriter.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,6 +475,70 @@ static void report_csv_escaping(void) {
   pv_buf_release(&b);
 }
 
-TEST_MAIN(TEST(map_aliases_and_overrides), TEST(csv_messy), TEST(dry_run_equals_commit),
+/* ---- XLSX ------------------------------------------------------------------ */
+
+/* A workbook as libxlsxwriter writes it: shared strings (or inline strings
+ * in constant_memory mode), a phone stored as a number, a gap in the
+ * columns, a bold header, and a second sheet that is not read. */
+static void write_workbook(const char *path, bool constant_memory) {
+  lxw_workbook_options opt = {.constant_memory = constant_memory};
+  lxw_workbook *wb = workbook_new_opt(path, &opt);
+  ASSERT(wb != NULL);
+  lxw_worksheet *ws = workbook_add_worksheet(wb, "Contacts");
+  lxw_format *bold = workbook_add_format(wb);
+  format_set_bold(bold);
+  const char *head[] = {"E-mail", "First Name", "Last Name", "Phone", "Country", "", "Company"};
+  for (int c = 0; c < 7; c++)
+    if (head[c][0]) worksheet_write_string(ws, 0, (lxw_col_t)c, head[c], bold);
+  worksheet_write_string(ws, 1, 0, "zoe@acme.com", NULL);
+  worksheet_write_string(ws, 1, 1, "Zoë", NULL);
+  worksheet_write_string(ws, 1, 2, "Ångström", NULL);
+  worksheet_write_number(ws, 1, 3, 4155550123, NULL);
+  worksheet_write_string(ws, 1, 4, "US", NULL);
+  worksheet_write_string(ws, 1, 6, "Acme & Co <R&D>", NULL);
+  /* row 3 left empty: skipped */
+  worksheet_write_string(ws, 3, 0, "bad@", NULL);
+  worksheet_write_string(ws, 4, 0, "yan@acme.com", NULL);
+  worksheet_write_string(ws, 4, 1, "Yan", NULL);
+  lxw_worksheet *other = workbook_add_worksheet(wb, "Notes");
+  worksheet_write_string(other, 0, 0, "not@read.com", NULL);
+  ASSERT_EQ(workbook_close(wb), LXW_NO_ERROR);
+}
+
+static void xlsx_import(void) {
+  for (int cm = 0; cm < 2; cm++) {
+    const char *path = path_in(cm ? "inline.xlsx" : "shared.xlsx");
+    write_workbook(path, cm == 1);
+    rows r = {PV_BUF_INIT, 0};
+    imp_read_opts o = {.on_row = collect, .arg = &r};
+    pv_error err = PV_ERROR_INIT;
+    ASSERT_OK(imp_read_file(path, &o, NULL, &err));
+    ASSERT_EQ(r.count, 4);
+    ASSERT_STR_EQ(r.text.data, "E-mail|First Name|Last Name|Phone|Country||Company\n"
+                               "zoe@acme.com|Zoë|Ångström|4155550123|US||Acme & Co <R&D>\n"
+                               "bad@\n"
+                               "yan@acme.com|Yan\n");
+    pv_buf_release(&r.text);
+  }
+  env e;
+  env_open(&e);
+  pv_error err = PV_ERROR_INIT;
+  imp_progress p;
+  ASSERT_OK(run_import(&e, "x1", path_in("shared.xlsx"), true, NULL, 0, &p, &err));
+  ASSERT_OK(run_import(&e, "x2", path_in("shared.xlsx"), false, NULL, 0, &p, &err));
+  ASSERT_EQ(p.counts[IMP_S_CREATED], 2);
+  ASSERT_EQ(p.counts[IMP_S_INVALID], 1);
+  char *dry = report_of("x1"), *commit = report_of("x2");
+  ASSERT_STR_EQ(dry, commit);
+  ASSERT(strstr(commit, "1,created,") && strstr(commit, "phone phone_valid phone_type"));
+  free(dry);
+  free(commit);
+  /* not a workbook */
+  write_file(path_in("fake.xlsx"), "Email\nx@y.com\n");
+  ASSERT_ERR(run_import(&e, "x3", path_in("fake.xlsx"), false, NULL, 0, &p, &err), PV_EINVAL);
+  env_close(&e);
+}
+
+TEST_MAIN(TEST(map_aliases_and_overrides), TEST(csv_messy), TEST(xlsx_import), TEST(dry_run_equals_commit),
           TEST(overrides_and_bad_header), TEST(crash_mid_import_resumes),
           TEST(big_file_bounded_memory), TEST(report_csv_escaping))

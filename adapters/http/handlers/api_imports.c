@@ -7,7 +7,7 @@
  * memory), and when the body is complete a thread runs the import (dry run
  * or commit) and the answer is 202 with the id. Options are query
  * parameters, the body being the file: mode=dry_run|commit (dry_run by
- * default), source=NAME, delimiter=C, format=csv, and map=COLUMN:FIELD
+ * default), source=NAME, delimiter=C, format=csv|xlsx, and map=COLUMN:FIELD
  * (repeatable). A sidecar <id>.tenant names the import's tenant, so that
  * at start (api_imports_new) every commit whose events say it is unfinished
  * is resumed.
@@ -57,6 +57,7 @@ typedef struct imp_http_job {
   size_t ov_count;
   pv_buf ov_strs;
   char delimiter;
+  char format[8]; /* "csv" or "xlsx" */
   bool dry_run, resume;
   /* the upload */
   FILE *f;
@@ -90,7 +91,7 @@ static void *job_main(void *arg) {
   imp_http_job *j = arg;
   api *a = j->owner->a;
   imp_job_opts o = {.tenant = j->tenant, .actor = j->actor, .import_id = j->id,
-                    .path = j->upload, .format = "csv", .delimiter = j->delimiter,
+                    .path = j->upload, .format = j->format[0] ? j->format : "csv", .delimiter = j->delimiter,
                     .overrides = j->ov, .override_count = j->ov_count,
                     .source = j->source[0] ? j->source : NULL, .dry_run = j->dry_run,
                     .report_path = j->report, .spool_dir = j->owner->dir,
@@ -246,9 +247,10 @@ static int parse_options(imp_http_job *j, const char *query, pv_error *err) {
         rc = pv_error_set(err, PV_EINVAL, "/delimiter", "delimiter is one of , ; | or a tab");
       j->delimiter = val.data[0];
     } else if (strcmp(key.data, "format") == 0) {
-      if (strcmp(val.data, "csv") != 0)
+      if (strcmp(val.data, "csv") != 0 && strcmp(val.data, "xlsx") != 0)
         rc = pv_error_set(err, PV_EINVAL, "/format", "format \"%.32s\" is not supported",
                           val.data);
+      snprintf(j->format, sizeof j->format, "%s", val.data);
     } else if (strcmp(key.data, "map") == 0) {
       char *colon = strrchr(val.data, ':');
       if (!colon || colon == val.data || j->ov_count == IMP_MAX_COLUMNS) {
