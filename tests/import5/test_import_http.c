@@ -4,7 +4,10 @@
  * the errors CSV download, bad options, and a 50 MB upload streamed to disk
  * with bounded memory.
  */
+#include "adapters/import/imp_job.h"
 #include "tests/api/api_test_util.h"
+
+#include <stdatomic.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,4 +207,70 @@ static void upload_50mb_bounded_memory(void) {
   apit_stop(&t);
 }
 
-TEST_MAIN(TEST(upload_dry_run_commit_errors), TEST(upload_50mb_bounded_memory))
+/* ---- an import the server resumes at start ---- */
+
+static _Atomic bool stop_flag;
+
+static void stop_early(const imp_progress *p, void *arg) {
+  (void)arg;
+  if (p->rows_done >= 2000) atomic_store(&stop_flag, true);
+}
+
+static void server_resumes_unfinished_import(void) {
+  /* an import of 5,000 rows stopped after ~2,000, as a shutdown leaves it */
+  char data[512], imports[600], upload[700], side[700], report[700];
+  snprintf(data, sizeof data, "%s/data", test_tmpdir());
+  snprintf(imports, sizeof imports, "%s/imports", data);
+  snprintf(upload, sizeof upload, "%s/resume1.upload", imports);
+  snprintf(side, sizeof side, "%s/resume1.tenant", imports);
+  snprintf(report, sizeof report, "%s/resume1.report.csv", imports);
+  ASSERT_OK(mkdir(data, 0700));
+  ASSERT_OK(mkdir(imports, 0700));
+  FILE *f = fopen(upload, "wb");
+  ASSERT(f != NULL);
+  fputs("Email,First Name\r\n", f);
+  for (int i = 0; i < 5000; i++) fprintf(f, "r%d@resume.example,R%d\r\n", i, i);
+  fclose(f);
+  f = fopen(side, "w");
+  ASSERT(f != NULL);
+  fputs("default\n", f);
+  fclose(f);
+  {
+    log_t *log;
+    writer_t *w;
+    pv_error err = PV_ERROR_INIT;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/log", test_tmpdir());
+    ASSERT_OK(log_open(&log, dir, NULL, &err));
+    ASSERT_OK(writer_start(&w, log, NULL, &err));
+    imp_job_opts o = {.tenant = "default", .actor = "test", .import_id = "resume1",
+                      .path = upload, .format = "csv", .report_path = report,
+                      .progress_every = 1000, .on_progress = stop_early, .cancel = &stop_flag};
+    imp_progress p;
+    ASSERT_ERR(imp_job_run(log, w, &o, &p, &err), PV_ESHUTDOWN);
+    ASSERT(p.rows_done < 5000);
+    writer_stop(w);
+    log_close(log);
+  }
+  apit t;
+  apit_opts ao = {.data_dir = data};
+  char uid[USERS_ID_MAX];
+  apit_start(&t, &ao); /* resumes it */
+  apit_add_user(&t, "ops@example.com", "data_ops", NULL, uid);
+  char *tok = apit_token(&t, uid);
+  cJSON *j = wait_done(&t, tok, "resume1");
+  ASSERT_STR_EQ(cJSON_GetObjectItem(j, "state")->valuestring, "done");
+  ASSERT_EQ(cJSON_GetObjectItem(j, "rows_done")->valueint, 5000);
+  ASSERT_EQ(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "counts"), "created")->valueint, 5000);
+  cJSON_Delete(j);
+  char *rep = read_report("resume1");
+  size_t lines = 0;
+  for (char *p = rep; (p = strstr(p, "\r\n")); p += 2) lines++;
+  ASSERT_EQ(lines, 5001); /* the header and each row once */
+  free(rep);
+  free(tok);
+  apit_stop(&t);
+}
+
+TEST_MAIN(TEST(upload_dry_run_commit_errors), TEST(upload_50mb_bounded_memory),
+          TEST(server_resumes_unfinished_import))

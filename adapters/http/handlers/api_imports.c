@@ -169,7 +169,7 @@ static void resume_all(api_imports *im) {
     imp_http_job *j = job_new(im, tenant, "system:resume", id);
     j->resume = true;
     if (job_start(j)) fprintf(stderr, "pivotal: could not resume import %s\n", id);
-    else printf("pivotal: resuming import %s\n", id);
+    else fprintf(stderr, "pivotal: resuming import %s\n", id);
   }
   closedir(d);
 }
