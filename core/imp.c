@@ -175,9 +175,9 @@ int imp_row_prepare(imp_row *r, const imp_map *m, const imp_opts *o, uint64_t ro
   r->has_account = false;
   r->suppressed = false;
   r->row = row;
-  snprintf(r->idem_contact, sizeof r->idem_contact, "imp:%s:%llu", o->import_id,
+  snprintf(r->idem_contact, sizeof r->idem_contact, "imp:%s:%010llu", o->import_id,
            (unsigned long long)row);
-  snprintf(r->idem_account, sizeof r->idem_account, "imp:%s:%llu:a", o->import_id,
+  snprintf(r->idem_account, sizeof r->idem_account, "imp:%s:%010llu:a", o->import_id,
            (unsigned long long)row);
   for (size_t i = 0; i < n && i < m->columns; i++) {
     imp_target t = m->target[i];

@@ -11,7 +11,9 @@
  *      nothing for a suppressed row, else runs contact_upsert_decide. The
  *      contact links to the account owning its email's domain.
  * Idempotency keys are "imp:<import id>:<row>" and "...:a" for the account,
- * so a resubmitted row is answered from the log, never applied twice.
+ * so a resubmitted row is answered from the log, never applied twice; the
+ * row is zero-padded to 10 digits so that an import's keys are appended in
+ * order to the index (fewer dirty pages per commit than scattered keys).
  *
  * Dry run and commit share everything but the writer_ctx's storage: the
  * import job runs the same commands either through the writer (commit) or
