@@ -85,6 +85,7 @@ static int serve_http_start(serve_http *h, const pv_settings *s, const char *con
   cfg.phone_region = s->phone_region;
   cfg.http.access_log = stderr;
   cfg.database_conninfo = conninfo;
+  cfg.data_dir = s->data_dir;
   uv_loop_init(&h->loop);
   if ((rc = http_config_set_listen(&cfg.http, s->listen, err)) == 0 &&
       (rc = api_new(&h->loop, hooks->writer, &cfg, &h->api, err)) == 0) {

@@ -16,7 +16,8 @@
   XX(replay, cmd_replay, "print the event log, an entity's history, or verify the chain") \
   XX(rebuild, cmd_rebuild, "rebuild a read model from the whole log and swap it in") \
   XX(status, cmd_status, "show each projection's checkpoint and lag")                \
-  XX(user, cmd_user, "add a user (the first admin): user add --email E --role R")
+  XX(user, cmd_user, "add a user (the first admin): user add --email E --role R") \
+  XX(import, cmd_import, "import a contact file (CSV, XLSX), or resume one: import FILE [--dry-run]")
 
 #define PV__XX(name, fn, summary) int fn(int argc, char **argv);
 PV_COMMAND_MAP(PV__XX)

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* 4096 commands: a full batch decides in ~4 ms at the measured ~1 µs per
  * command; the 1 ms budget below usually ends a batch first. */
@@ -60,6 +61,7 @@ typedef struct staged_op {
 struct writer_ctx {
   writer_t *w;
   log_wtxn *tx;
+  writer_sim *sim; /* a dry run: reads the sim's snapshot and overlay, not tx */
   writer_cmd *cmd;
   staged_op *ops;
   size_t op_count, op_cap;
@@ -128,8 +130,23 @@ static uint64_t staged_on_stream(const writer_ctx *ctx, const char *stream) {
   return n;
 }
 
+static int sim_stream_version(writer_sim *s, const char *stream, uint64_t *version);
+static uint64_t sim_head(const writer_sim *s);
+static int sim_read_stream(writer_sim *s, const char *stream, uint64_t from_version,
+                           log_visit_fn visit, void *arg);
+static int sim_unique_get(writer_sim *s, const char *kind, const char *value, char *out,
+                          size_t cap);
+static int sim_suppression_get(writer_sim *s, const char *channel, const char *value,
+                               const void **rec, size_t *len);
+
+/* The stream's version before this command's staged events. */
+static int ctx_base_version(writer_ctx *ctx, const char *stream, uint64_t *version) {
+  if (ctx->sim) return sim_stream_version(ctx->sim, stream, version);
+  return log_wtxn_stream_version(ctx->tx, ctx->cmd->tenant, stream, version);
+}
+
 int writer_stream_version(writer_ctx *ctx, const char *stream, uint64_t *version) {
-  int rc = log_wtxn_stream_version(ctx->tx, ctx->cmd->tenant, stream, version);
+  int rc = ctx_base_version(ctx, stream, version);
   if (rc == 0) *version += staged_on_stream(ctx, stream);
   return rc;
 }
@@ -138,11 +155,12 @@ uint64_t writer_next_position(writer_ctx *ctx) {
   uint64_t staged = 0;
   for (size_t i = 0; i < ctx->op_count; i++)
     if (ctx->ops[i].kind == OP_EVENT) staged++;
-  return log_wtxn_head(ctx->tx) + staged + 1;
+  return (ctx->sim ? sim_head(ctx->sim) : log_wtxn_head(ctx->tx)) + staged + 1;
 }
 
 int writer_read_stream(writer_ctx *ctx, const char *stream, uint64_t from_version,
                        log_visit_fn visit, void *arg) {
+  if (ctx->sim) return sim_read_stream(ctx->sim, stream, from_version, visit, arg);
   return log_wtxn_read_stream(ctx->tx, ctx->cmd->tenant, stream, from_version, visit, arg);
 }
 
@@ -173,6 +191,7 @@ int writer_emit(writer_ctx *ctx, const char *stream, int64_t expected_version,
 
 int writer_unique_get(writer_ctx *ctx, const char *kind, const char *value, char *out,
                       size_t cap) {
+  if (ctx->sim) return sim_unique_get(ctx->sim, kind, value, out, cap);
   return log_unique_get(ctx->tx, ctx->cmd->tenant, kind, value, out, cap);
 }
 
@@ -203,6 +222,7 @@ int writer_unique_del(writer_ctx *ctx, const char *kind, const char *value) {
 
 int writer_suppression_get(writer_ctx *ctx, const char *channel, const char *value,
                            const void **rec, size_t *len) {
+  if (ctx->sim) return sim_suppression_get(ctx->sim, channel, value, rec, len);
   return log_wtxn_suppression_get(ctx->tx, ctx->cmd->tenant, channel, value, rec, len);
 }
 
@@ -253,7 +273,7 @@ static int check_expected_versions(writer_ctx *ctx, pv_error *err) {
     if (op->kind != OP_EVENT || op->expected == LOG_EXPECT_ANY) continue;
     const char *stream = ctx_str(ctx, op->a);
     uint64_t version;
-    int rc = log_wtxn_stream_version(ctx->tx, ctx->cmd->tenant, stream, &version);
+    int rc = ctx_base_version(ctx, stream, &version);
     if (rc) return pv_error_set(err, rc, NULL, "could not read stream \"%s\"", stream);
     for (size_t j = 0; j < i; j++)
       if (ctx->ops[j].kind == OP_EVENT && strcmp(ctx_str(ctx, ctx->ops[j].a), stream) == 0)
@@ -727,3 +747,346 @@ void writer_get_stats(writer_t *w, writer_stats *out) {
 }
 
 log_t *writer_log(writer_t *w) { return w->log; }
+
+/* ---- simulation (dry runs) ----------------------------------------------
+ *
+ * The sim runs the same decide functions through the same ctx calls as the
+ * writer; only the ctx's reads differ: a read snapshot of the log under an
+ * overlay of what the earlier simulated commands staged. The overlay is a
+ * hash table keyed by one byte of kind ('u' unique, 's' suppression, 't'
+ * stream) and the index key or stream id. Event payloads go to an unlinked
+ * spool file, so memory grows by an entry per identifier and per stream
+ * touched (about 100 bytes), not by the events' size.
+ */
+
+typedef struct sim_event {
+  uint64_t off; /* in the spool: type, NUL, payload */
+  uint32_t len;
+  uint32_t type_version;
+} sim_event;
+
+typedef struct sim_entry {
+  struct sim_entry *next;
+  uint64_t hash;
+  char *key;
+  size_t key_len;
+  bool deleted;         /* 'u' and 's': the value was deleted */
+  void *val;            /* 'u': the entity id; 's': the record */
+  size_t val_len;
+  uint64_t base_version; /* 't': the stream's version in the snapshot */
+  sim_event *events;
+  size_t event_count, event_cap;
+} sim_entry;
+
+/* 2^16 buckets to start, doubling at one entry per bucket: arbitrary. */
+#define SIM_BUCKETS_INITIAL 65536
+
+struct writer_sim {
+  log_reader *rd;
+  char tenant[EVT_MAX_TENANT + 1];
+  writer_ctx ctx;
+  sim_entry **buckets;
+  size_t bucket_count, entry_count;
+  uint64_t head; /* the snapshot's head plus the simulated events */
+  int spool_fd;
+  uint64_t spool_len;
+  pv_buf key, readbuf;
+};
+
+static uint64_t sim_hash(const char *p, size_t n) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
+  return h;
+}
+
+/* Builds the overlay key kind + a (+ NUL + b) in s->key. */
+static void sim_key(writer_sim *s, char kind, const char *a, const char *b) {
+  pv_buf_reset(&s->key);
+  pv_buf_add(&s->key, &kind, 1);
+  pv_buf_add(&s->key, a, strlen(a));
+  if (b) {
+    pv_buf_add(&s->key, "", 1);
+    pv_buf_add(&s->key, b, strlen(b));
+  }
+}
+
+static sim_entry *sim_find(writer_sim *s) {
+  uint64_t h = sim_hash(s->key.data, s->key.len);
+  for (sim_entry *e = s->buckets[h & (s->bucket_count - 1)]; e; e = e->next)
+    if (e->hash == h && e->key_len == s->key.len && memcmp(e->key, s->key.data, e->key_len) == 0)
+      return e;
+  return NULL;
+}
+
+static void sim_grow(writer_sim *s) {
+  size_t n = s->bucket_count * 2;
+  sim_entry **b = pv_xcalloc(n, sizeof *b);
+  for (size_t i = 0; i < s->bucket_count; i++)
+    for (sim_entry *e = s->buckets[i], *next; e; e = next) {
+      next = e->next;
+      e->next = b[e->hash & (n - 1)];
+      b[e->hash & (n - 1)] = e;
+    }
+  free(s->buckets);
+  s->buckets = b;
+  s->bucket_count = n;
+}
+
+static sim_entry *sim_get_or_add(writer_sim *s) {
+  sim_entry *e = sim_find(s);
+  if (e) return e;
+  if (s->entry_count >= s->bucket_count) sim_grow(s);
+  e = pv_xcalloc(1, sizeof *e);
+  e->hash = sim_hash(s->key.data, s->key.len);
+  e->key = pv_xmalloc(s->key.len);
+  memcpy(e->key, s->key.data, s->key.len);
+  e->key_len = s->key.len;
+  size_t b = e->hash & (s->bucket_count - 1);
+  e->next = s->buckets[b];
+  s->buckets[b] = e;
+  s->entry_count++;
+  return e;
+}
+
+static uint64_t sim_head(const writer_sim *s) { return s->head; }
+
+static int sim_stream_version(writer_sim *s, const char *stream, uint64_t *version) {
+  sim_key(s, 't', stream, NULL);
+  sim_entry *e = sim_find(s);
+  if (e) {
+    *version = e->base_version + e->event_count;
+    return 0;
+  }
+  return log_reader_stream_version(s->rd, s->tenant, stream, version);
+}
+
+typedef struct sim_visit {
+  log_visit_fn visit;
+  void *arg;
+  bool stopped;
+} sim_visit;
+
+static int sim_visit_base(void *arg, const evt_envelope *e, const uint8_t *raw, size_t raw_len) {
+  sim_visit *sv = arg;
+  int rc = sv->visit(sv->arg, e, raw, raw_len);
+  if (rc > 0) sv->stopped = true;
+  return rc;
+}
+
+static int sim_read_stream(writer_sim *s, const char *stream, uint64_t from_version,
+                           log_visit_fn visit, void *arg) {
+  sim_key(s, 't', stream, NULL);
+  sim_entry *e = sim_find(s);
+  sim_visit sv = {visit, arg, false};
+  uint64_t base = e ? e->base_version : UINT64_MAX;
+  if (from_version <= base) {
+    int rc = log_read_stream(s->rd, s->tenant, stream, from_version, sim_visit_base, &sv);
+    if (rc || sv.stopped || !e) return rc;
+  }
+  for (size_t i = 0; i < e->event_count; i++) {
+    uint64_t version = e->base_version + i + 1;
+    if (version < from_version) continue;
+    const sim_event *se = &e->events[i];
+    pv_buf_reset(&s->readbuf);
+    pv_buf_grow(&s->readbuf, se->len);
+    if (pread(s->spool_fd, s->readbuf.data, se->len, (off_t)se->off) != (ssize_t)se->len)
+      return PV_EIO;
+    size_t type_len = strnlen(s->readbuf.data, se->len);
+    if (type_len == se->len) return PV_ECORRUPT;
+    evt_envelope env = {0};
+    env.tenant = evt_str(s->tenant);
+    env.stream = evt_str(stream);
+    env.stream_version = version;
+    env.type = (mp_slice){s->readbuf.data, type_len};
+    env.type_version = se->type_version;
+    env.payload = (const uint8_t *)s->readbuf.data + type_len + 1;
+    env.payload_len = se->len - type_len - 1;
+    int rc = visit(arg, &env, env.payload, env.payload_len);
+    if (rc) return rc < 0 ? rc : 0;
+  }
+  return 0;
+}
+
+static int sim_unique_get(writer_sim *s, const char *kind, const char *value, char *out,
+                          size_t cap) {
+  sim_key(s, 'u', kind, value);
+  sim_entry *e = sim_find(s);
+  if (!e) return log_reader_unique_get(s->rd, s->tenant, kind, value, out, cap);
+  if (e->deleted) return PV_ENOTFOUND;
+  if (e->val_len + 1 > cap) return PV_EINVAL;
+  memcpy(out, e->val, e->val_len);
+  out[e->val_len] = '\0';
+  return 0;
+}
+
+static int sim_suppression_get(writer_sim *s, const char *channel, const char *value,
+                               const void **rec, size_t *len) {
+  sim_key(s, 's', channel, value);
+  sim_entry *e = sim_find(s);
+  if (!e) return log_suppression_get(s->rd, s->tenant, channel, value, rec, len);
+  if (e->deleted) return PV_ENOTFOUND;
+  *rec = e->val;
+  *len = e->val_len;
+  return 0;
+}
+
+static void sim_set(sim_entry *e, const void *val, size_t len, bool deleted) {
+  free(e->val);
+  e->val = NULL;
+  e->val_len = 0;
+  e->deleted = deleted;
+  if (deleted) return;
+  e->val = pv_xmalloc(len ? len : 1);
+  memcpy(e->val, val, len);
+  e->val_len = len;
+}
+
+/* Moves one settled command's staged changes into the overlay, visiting
+ * each event as the log would hold it. */
+static int sim_apply(writer_sim *s, log_visit_fn on_event, void *arg) {
+  writer_ctx *ctx = &s->ctx;
+  writer_cmd *cmd = ctx->cmd;
+  for (size_t i = 0; i < ctx->op_count; i++) {
+    staged_op *op = &ctx->ops[i];
+    const char *a = ctx_str(ctx, op->a), *b = ctx_str(ctx, op->b);
+    switch (op->kind) {
+    case OP_EVENT: {
+      sim_key(s, 't', a, NULL);
+      sim_entry *e = sim_find(s);
+      if (!e) {
+        uint64_t base;
+        int rc = log_reader_stream_version(s->rd, s->tenant, a, &base);
+        if (rc) return rc;
+        e = sim_get_or_add(s);
+        e->base_version = base;
+      }
+      size_t type_len = strlen(b);
+      uint64_t off = s->spool_len;
+      if (pwrite(s->spool_fd, b, type_len + 1, (off_t)off) != (ssize_t)(type_len + 1) ||
+          pwrite(s->spool_fd, ctx->bytes.data + op->c, op->c_len, (off_t)(off + type_len + 1)) !=
+              (ssize_t)op->c_len)
+        return PV_EIO;
+      s->spool_len += type_len + 1 + op->c_len;
+      if (e->event_count == e->event_cap) {
+        e->event_cap = e->event_cap ? e->event_cap * 2 : 2;
+        e->events = pv_xrealloc(e->events, e->event_cap * sizeof *e->events);
+      }
+      e->events[e->event_count++] =
+          (sim_event){off, (uint32_t)(type_len + 1 + op->c_len), op->type_version};
+      s->head++;
+      evt_envelope env = {0};
+      env.position = s->head;
+      env.tenant = evt_str(s->tenant);
+      env.stream = evt_str(a);
+      env.stream_version = e->base_version + e->event_count;
+      env.type = evt_str(b);
+      env.type_version = op->type_version;
+      env.actor = evt_str(cmd->actor);
+      env.correlation = evt_str(cmd->correlation_id);
+      env.idempotency = evt_str(cmd->event_count == 0 ? cmd->idempotency_key : NULL);
+      env.payload = (const uint8_t *)ctx->bytes.data + op->c;
+      env.payload_len = op->c_len;
+      if (cmd->event_count++ == 0) {
+        cmd->first_position = env.position;
+        copy_stream(cmd, env.stream, env.stream_version);
+      }
+      if (on_event) {
+        int rc = on_event(arg, &env, env.payload, env.payload_len);
+        if (rc < 0) return rc;
+      }
+      break;
+    }
+    case OP_UNIQUE_PUT:
+    case OP_UNIQUE_DEL:
+      sim_key(s, 'u', a, b);
+      if (op->kind == OP_UNIQUE_PUT) {
+        const char *id = ctx_str(ctx, op->c);
+        sim_set(sim_get_or_add(s), id, strlen(id), false);
+      } else {
+        sim_set(sim_get_or_add(s), NULL, 0, true);
+      }
+      break;
+    case OP_SUPP_PUT:
+    case OP_SUPP_DEL:
+      sim_key(s, 's', a, b);
+      sim_set(sim_get_or_add(s), ctx->bytes.data + op->c, op->kind == OP_SUPP_PUT ? op->c_len : 0,
+              op->kind == OP_SUPP_DEL);
+      break;
+    }
+  }
+  return 0;
+}
+
+int writer_sim_open(writer_sim **out, log_t *log, const char *tenant, const char *spool_dir,
+                    pv_error *err) {
+  if (!tenant || !*tenant || strlen(tenant) > EVT_MAX_TENANT)
+    return pv_error_set(err, PV_EINVAL, "/tenant", "tenant must be 1 to %d bytes", EVT_MAX_TENANT);
+  writer_sim *s = pv_xcalloc(1, sizeof *s);
+  snprintf(s->tenant, sizeof s->tenant, "%s", tenant);
+  pv_buf path = PV_BUF_INIT;
+  pv_buf_addf(&path, "%s/.sim-XXXXXX", spool_dir ? spool_dir : "/tmp");
+  s->spool_fd = mkstemp(path.data);
+  if (s->spool_fd < 0) {
+    pv_error_set(err, PV_EIO, NULL, "could not create a spool file in \"%s\"",
+                 spool_dir ? spool_dir : "/tmp");
+    pv_buf_release(&path);
+    free(s);
+    return PV_EIO;
+  }
+  unlink(path.data);
+  pv_buf_release(&path);
+  if (log_read_begin(log, &s->rd)) {
+    close(s->spool_fd);
+    free(s);
+    return pv_error_set(err, PV_EIO, NULL, "could not read the event log");
+  }
+  s->head = log_reader_head(s->rd);
+  s->bucket_count = SIM_BUCKETS_INITIAL;
+  s->buckets = pv_xcalloc(s->bucket_count, sizeof *s->buckets);
+  s->ctx.sim = s;
+  pv_buf_init(&s->ctx.bytes, 4096);
+  pv_buf_init(&s->key, 256);
+  pv_buf_init(&s->readbuf, 4096);
+  *out = s;
+  return 0;
+}
+
+int writer_sim_run(writer_sim *s, writer_cmd *cmd, log_visit_fn on_event, void *arg) {
+  if (!cmd->decide || !cmd->tenant || strcmp(cmd->tenant, s->tenant) != 0 || !cmd->actor)
+    return PV_EINVAL;
+  writer_ctx *ctx = &s->ctx;
+  ctx->cmd = cmd;
+  ctx->op_count = 0;
+  pv_buf_reset(&ctx->bytes);
+  reset_result(cmd);
+  int rc = cmd->decide(ctx, cmd->arg, &cmd->error);
+  if (rc == 0) rc = check_expected_versions(ctx, &cmd->error);
+  if (rc) {
+    if (!cmd->error.code) pv_error_set(&cmd->error, rc, NULL, NULL);
+    cmd->status = rc;
+    return 0;
+  }
+  rc = sim_apply(s, on_event, arg);
+  if (rc) cmd->status = pv_error_set(&cmd->error, rc, NULL, "could not simulate the command");
+  return rc;
+}
+
+void writer_sim_close(writer_sim *s) {
+  if (!s) return;
+  for (size_t i = 0; i < s->bucket_count; i++)
+    for (sim_entry *e = s->buckets[i], *next; e; e = next) {
+      next = e->next;
+      free(e->key);
+      free(e->val);
+      free(e->events);
+      free(e);
+    }
+  free(s->buckets);
+  log_read_end(s->rd);
+  close(s->spool_fd);
+  pv_buf_release(&s->ctx.bytes);
+  free(s->ctx.ops);
+  pv_buf_release(&s->key);
+  pv_buf_release(&s->readbuf);
+  free(s);
+}

@@ -122,6 +122,38 @@ void writer_unsubscribe(writer_t *w, uv_async_t *async);
 void writer_get_stats(writer_t *w, writer_stats *out);
 log_t *writer_log(writer_t *w);
 
+/* ---- dry runs ---------------------------------------------------------
+ *
+ * A writer_sim decides commands exactly as the writer does — the same
+ * decide functions through the same writer_ctx calls, the same
+ * expected-version checks — against a read snapshot of the log taken at
+ * open, under an overlay of what the earlier simulated commands staged.
+ * Nothing reaches the log. So a run of commands through a sim and the same
+ * run through the writer from the same state give the same outcomes and
+ * the same events (positions and timestamps aside). Differences: the
+ * idempotency index is not consulted (a dry run is of commands not yet
+ * run), and the snapshot is held open until close (keep dry runs to
+ * minutes). Memory grows by an entry per identifier and stream touched;
+ * event payloads are spooled to an unlinked file in spool_dir.
+ */
+typedef struct writer_sim writer_sim;
+
+/* One tenant per sim. Returns: 0, PV_EINVAL (tenant), PV_EIO (no spool file
+ * or no read transaction). Thread: one thread uses a sim at a time. */
+int writer_sim_open(writer_sim **out, log_t *log, const char *tenant, const char *spool_dir,
+                    pv_error *err);
+
+/*
+ * Decides cmd and keeps its staged changes in the overlay when it succeeds;
+ * cmd's out fields are filled as the writer fills them (first_position is
+ * the position the log would give). on_event (may be NULL) sees each event
+ * the command would append, in order. done is not called.
+ * Returns: 0 (cmd->status holds the command's own outcome), PV_EINVAL (no
+ * decide or another tenant), PV_EIO (the spool failed) or on_event's code.
+ */
+int writer_sim_run(writer_sim *s, writer_cmd *cmd, log_visit_fn on_event, void *arg);
+void writer_sim_close(writer_sim *s);
+
 /* ---- for decide functions (writer thread, inside decide only) --------- */
 
 const char *writer_ctx_tenant(const writer_ctx *ctx);

@@ -38,6 +38,7 @@ typedef struct apit_opts {
   http_position_waiter_fn waiter;
   void *waiter_ctx;
   const char *database_conninfo; /* the read models' database; NULL: none */
+  const char *data_dir; /* api_config.data_dir (imports); NULL = none */
 } apit_opts;
 
 void apit_start(apit *t, const apit_opts *opts);

@@ -338,6 +338,7 @@ int api_new(uv_loop_t *loop, writer_t *writer, const api_config *cfg, api **out,
     rc = pg_pool_new(loop, cfg->database_conninfo, cfg->database_connections, &a->db, err);
     if (rc) goto fail;
   }
+  if (cfg->data_dir && (rc = api_imports_new(a, cfg->data_dir, &a->imports, err))) goto fail;
   http_server_set_app(a->srv, a);
   http_server_set_authenticate(a->srv, authenticate, a);
   uv_async_init(loop, &a->done_async, on_done_async);
@@ -401,6 +402,7 @@ void api_free(api *a) {
     uv_run(a->loop, UV_RUN_NOWAIT);
   }
   ds_service_stop(a->dsets); /* idle: every request was answered */
+  api_imports_free(a->imports);
   http_server_free(a->srv);
   auth_jwt_free(a->jwt);
   pthread_mutex_destroy(&a->done_lock);

@@ -54,6 +54,9 @@ typedef struct api_config {
   /* ISO 3166 alpha-2 region a phone without "+" is read in ("US", the
    * suppressions' default); one for every tenant of the install. */
   const char *phone_region;
+  /* The data directory: imports are spooled to DATA_DIR/imports; NULL:
+   * the import routes answer 503. */
+  const char *data_dir;
 } api_config;
 
 /* Fills the defaults (the key is left empty: the owner must set it). */

@@ -43,6 +43,7 @@ typedef struct api_lockout_entry {
 } api_lockout_entry;
 
 typedef struct api_op api_op;
+typedef struct api_imports api_imports;
 
 struct api {
   uv_loop_t *loop;
@@ -64,6 +65,7 @@ struct api {
   uint8_t unsub_key[API_UNSUB_KEY_BYTES];
   char phone_region[8];
   ds_service *dsets;          /* domain-set worker, started on first use */
+  api_imports *imports;       /* NULL without a data directory */
 };
 
 /* The authenticated principal of a request (http_request_principal). */
@@ -149,5 +151,14 @@ void api_domain_sets_exclude(http_request *req);
 void api_domain_sets_include(http_request *req);
 void api_domain_sets_link(http_request *req);
 void api_domain_sets_archive(http_request *req);
+/* Imports (api_imports.c): the registry of import jobs, made with the api
+ * when it has a data directory (resuming unfinished imports) and freed
+ * with it (stopping and joining the jobs, before the writer stops).
+ * Returns: 0 or PV_EIO (cannot create DATA_DIR/imports). */
+int api_imports_new(api *a, const char *data_dir, api_imports **out, pv_error *err);
+void api_imports_free(api_imports *im);
+void api_imports_create(http_request *req);
+void api_imports_get(http_request *req);
+void api_imports_errors(http_request *req);
 
 #endif

@@ -1,0 +1,151 @@
+/*
+ * bench import — a contact file imported end to end through the import job
+ * (adapters/import/imp_job.h) into a durable LMDB log, with the projection
+ * engine (audit_events, event_counts) folding the events into PostgreSQL
+ * as they commit. Prints `bench import.FIGURE VALUE UNIT` lines:
+ *   contacts.import_1m_s        from the start of the import until every
+ *                               event is durable AND projected by
+ *                               audit_events and event_counts (the contacts
+ *                               read model is not on main yet); scaled to
+ *                               1M rows when BENCH_ROWS is less
+ *   contacts.import_durable_s   from the start until the import job returned
+ *                               (every row durable in the log)
+ *   contacts.import_rows_per_s  rows per second to durable
+ *   contacts.import_events      events the import appended
+ *   contacts.import_batch_mean  commands per group commit
+ *   contacts.import_commit_share  share of the time the writer spent in
+ *                               commits (write + fsync)
+ * The file: BENCH_ROWS rows (default 1,000,000) from tests/bench/gen_contacts
+ * (100,000 company domains, phones in 8 countries), written before the clock
+ * starts. The database: PIVOTAL_TEST_DATABASE_URL (a fresh database in that
+ * cluster), else a throwaway embedded cluster; BENCH_NO_PG=1 skips the
+ * projections (durable figures only).
+ */
+#include "adapters/import/imp_job.h"
+#include "adapters/pg/pg_embedded.h"
+#include "adapters/pg/pg_migrate.h"
+#include "core/common/pv_time.h"
+#include "projections/proj.h"
+#include "tests/bench/gen_contacts.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void die(const char *what, const pv_error *err) {
+  fprintf(stderr, "bench_import: %s: %s\n", what, err && err->message[0] ? err->message : "failed");
+  exit(1);
+}
+
+static int rm_entry(const char *p, const struct stat *s, int f, struct FTW *w) {
+  (void)s, (void)f, (void)w;
+  return remove(p);
+}
+
+int main(void) {
+  uint64_t rows = getenv("BENCH_ROWS") ? strtoull(getenv("BENCH_ROWS"), NULL, 10) : 1000000;
+  bool use_pg = !(getenv("BENCH_NO_PG") && strcmp(getenv("BENCH_NO_PG"), "1") == 0);
+  pv_error err = PV_ERROR_INIT;
+  const char *tmp = getenv("TMPDIR");
+  char dir[256], path[300], log_dir[300], report[300], pg_dir[300];
+  snprintf(dir, sizeof dir, "%s/pivotal-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  if (!mkdtemp(dir)) die("mkdtemp", NULL);
+  chmod(dir, 0711); /* as root the embedded cluster runs as `pivotal` */
+  snprintf(path, sizeof path, "%s/contacts.csv", dir);
+  snprintf(log_dir, sizeof log_dir, "%s/log", dir);
+  snprintf(report, sizeof report, "%s/report.csv", dir);
+  snprintf(pg_dir, sizeof pg_dir, "%s/pgdata", dir);
+
+  FILE *f = fopen(path, "wb");
+  if (!f) die("create the file", NULL);
+  gen_contacts_cfg cfg = {.seed = 42};
+  gen_contacts_csv_header(f);
+  for (uint64_t i = 0; i < rows; i++) {
+    gen_contact c;
+    gen_contact_row(&cfg, i, &c);
+    gen_contacts_csv_row(f, &c);
+  }
+  fclose(f);
+
+  char *conninfo = NULL;
+  bool own_cluster = false;
+  if (use_pg) {
+    const char *url = getenv("PIVOTAL_TEST_DATABASE_URL");
+    if (url && *url) {
+      pg_conn *admin;
+      char db[64], sql[128];
+      if (pg_connect(&admin, url, &err)) die("connect", &err);
+      snprintf(db, sizeof db, "bench_import_%d", (int)getpid());
+      snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
+      if (pg_exec(admin, sql, 0, NULL, NULL, &err)) die("create database", &err);
+      pg_conn_free(admin);
+      size_t len = strlen(url) + 80;
+      conninfo = pv_xmalloc(len);
+      snprintf(conninfo, len, "%s dbname=%s", url, db);
+    } else {
+      mkdir(pg_dir, 0711);
+      if (pg_embedded_start(pg_dir, &conninfo, NULL, &err)) die("embedded cluster", &err);
+      own_cluster = true;
+    }
+    pg_conn *c;
+    if (pg_connect(&c, conninfo, &err)) die("connect", &err);
+    if (pg_migrate(c, pg_schema_migrations, pg_schema_migrations_count, NULL, NULL, NULL, &err))
+      die("migrate", &err);
+    pg_conn_free(c);
+  }
+
+  log_t *log;
+  writer_t *w;
+  mkdir(log_dir, 0700);
+  /* 4 GiB: a 1M-row import appends ~2.5 GiB; no growth (and batch redo)
+   * during the measurement. */
+  log_options lopt = {.map_size_bytes = (size_t)4 << 30};
+  if (log_open(&log, log_dir, &lopt, &err)) die("log", &err);
+  /* as `pivotal import` runs its writer; BENCH_BATCH_US=1000 is serve's */
+  writer_options wopt = {.max_batch_us = getenv("BENCH_BATCH_US")
+                                             ? (unsigned)atoi(getenv("BENCH_BATCH_US"))
+                                             : IMP_JOB_WRITER_BATCH_US};
+  if (writer_start(&w, log, &wopt, &err)) die("writer", &err);
+  static const char *const names[] = {"audit_events", "event_counts", NULL};
+  proj_options popt = {.names = names};
+  proj_engine *e = NULL;
+  if (use_pg && proj_engine_start(&e, log, w, conninfo, &popt, &err)) die("engine", &err);
+
+  imp_job_opts o = {.tenant = "acme", .actor = "bench", .import_id = "bench", .path = path,
+                    .report_path = report, .spool_dir = dir};
+  imp_progress p;
+  uint64_t t0 = pv_mono_ns();
+  if (imp_job_run(log, w, &o, &p, &err)) die("import", &err);
+  double durable_s = (double)(pv_mono_ns() - t0) / 1e9;
+  uint64_t head = log_head(log);
+  double projected_s = 0;
+  if (e) {
+    if (proj_wait_position_sync(e, names, 2, head, 1800000)) die("projection catch-up", NULL);
+    projected_s = (double)(pv_mono_ns() - t0) / 1e9;
+  }
+  double scale = rows ? 1e6 / (double)rows : 0;
+  if (e) printf("bench contacts.import_1m_s %.1f s\n", projected_s * scale);
+  else printf("bench contacts.import_1m_s %.1f s (durable only: BENCH_NO_PG=1)\n", durable_s * scale);
+  printf("bench contacts.import_durable_s %.1f s\n", durable_s);
+  printf("bench contacts.import_rows_per_s %.0f rows/s\n", (double)rows / durable_s);
+  printf("bench contacts.import_events %llu events\n", (unsigned long long)head);
+  writer_stats ws;
+  writer_get_stats(w, &ws);
+  printf("bench contacts.import_batch_mean %.0f commands\n",
+         ws.batches ? (double)ws.commands / (double)ws.batches : 0);
+  printf("bench contacts.import_commit_share %.0f %%\n",
+         100.0 * (double)ws.commit_ns_total / 1e9 / durable_s);
+  printf("bench contacts.import_created %llu rows\n",
+         (unsigned long long)p.counts[IMP_S_CREATED]);
+
+  proj_engine_stop(e);
+  writer_stop(w);
+  log_close(log);
+  if (own_cluster && pg_embedded_stop(pg_dir, false, &err)) die("stop cluster", &err);
+  free(conninfo);
+  nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  return 0;
+}
