@@ -116,6 +116,12 @@ CREATE FUNCTION rm_lib.us_text(us jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS
                           'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) END
 $$;
 
+-- A time as RFC 3339 UTC text with µs, whatever the session's TimeZone:
+-- how the API shows every time of a read model.
+CREATE FUNCTION rm_lib.ts_text(t timestamptz) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
+
 -- The provenance of a change's new value, or NULL when it has none.
 CREATE FUNCTION rm_lib.change_prov(ch jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN ch ? 'source' THEN jsonb_build_object(
@@ -213,15 +219,16 @@ DECLARE
   mrg boolean;
   before_acct text;
   before_live boolean;
+  fresh boolean;
   ch jsonb;
 BEGIN
   -- scalar variables, not %ROWTYPE: a rebuild swaps the tables under a
   -- session that compiled this function
   SELECT account_id, deleted, merged INTO acct, del, mrg
     FROM contact_links WHERE tenant = t AND contact_id = cid;
-  IF NOT FOUND THEN
+  fresh := NOT FOUND;
+  IF fresh THEN
     acct := NULL; del := false; mrg := false;
-    INSERT INTO contact_links (tenant, contact_id) VALUES (t, cid);
   END IF;
   before_acct := acct;
   before_live := NOT del AND NOT mrg;
@@ -236,11 +243,18 @@ BEGIN
     WHEN 'contact.unmerged' THEN mrg := false;
     ELSE RETURN;
   END CASE;
+  IF fresh THEN
+    INSERT INTO contact_links (tenant, contact_id, account_id, deleted, merged)
+    VALUES (t, cid, acct, del, mrg);
+  ELSIF before_acct IS NOT DISTINCT FROM acct AND before_live = (NOT del AND NOT mrg) THEN
+    RETURN;
+  ELSE
+    UPDATE contact_links SET account_id = acct, deleted = del, merged = mrg
+     WHERE tenant = t AND contact_id = cid;
+  END IF;
   IF before_acct IS NOT DISTINCT FROM acct AND before_live = (NOT del AND NOT mrg) THEN
     RETURN;
   END IF;
-  UPDATE contact_links SET account_id = acct, deleted = del, merged = mrg
-   WHERE tenant = t AND contact_id = cid;
   IF before_live THEN PERFORM rm_lib.acct_bump(t, before_acct, -1, -1); END IF;
   IF NOT del AND NOT mrg THEN PERFORM rm_lib.acct_bump(t, acct, 1, 1); END IF;
 END
@@ -262,6 +276,7 @@ DECLARE
   new_parent text;
   pos bigint;
   ts timestamptz;
+  fresh boolean;
 BEGIN
   FOR ev IN SELECT value FROM jsonb_array_elements(batch) LOOP
     t := ev->>'t';
@@ -277,14 +292,12 @@ BEGIN
            a.rollup_contact_count
       INTO f, cf, prov, alts, del, rollup
       FROM accounts a WHERE tenant = t AND id = aid;
-    IF NOT FOUND THEN
+    fresh := NOT FOUND;
+    IF fresh THEN
       IF ev->>'y' <> 'account.created' THEN CONTINUE; END IF;
       -- contacts that linked before the row existed count from here
       SELECT count(*) INTO rollup FROM contact_links
        WHERE tenant = t AND account_id = aid AND NOT deleted AND NOT merged;
-      INSERT INTO accounts (tenant, id, version, created_position, updated_position,
-                            created_at, updated_at, contact_count, rollup_contact_count)
-      VALUES (t, aid, 0, pos, pos, ts, ts, rollup, rollup);
       f := '{}'; cf := '{}'; prov := '{}'; alts := '{}'; del := false;
     END IF;
     old_parent := f->>'parent_id';
@@ -300,10 +313,18 @@ BEGIN
       WHEN 'account.restored' THEN del := false;
       ELSE CONTINUE;
     END CASE;
-    UPDATE accounts SET fields = f, custom_fields = cf, provenance = prov,
-                        alternate_domains = alts, deleted = del, version = (ev->>'v')::bigint,
-                        updated_position = pos, updated_at = ts
-     WHERE tenant = t AND id = aid;
+    IF fresh THEN
+      INSERT INTO accounts (tenant, id, fields, custom_fields, provenance, alternate_domains,
+                            deleted, contact_count, rollup_contact_count, version,
+                            created_position, updated_position, created_at, updated_at)
+      VALUES (t, aid, f, cf, prov, alts, del, rollup, rollup, (ev->>'v')::bigint, pos, pos,
+              ts, ts);
+    ELSE
+      UPDATE accounts SET fields = f, custom_fields = cf, provenance = prov,
+                          alternate_domains = alts, deleted = del,
+                          version = (ev->>'v')::bigint, updated_position = pos, updated_at = ts
+       WHERE tenant = t AND id = aid;
+    END IF;
     new_parent := f->>'parent_id';
     IF old_parent IS DISTINCT FROM new_parent THEN
       -- re-parenting moves the whole subtree's count
@@ -332,6 +353,7 @@ DECLARE
   winner text;
   pos bigint;
   ts timestamptz;
+  fresh boolean;
 BEGIN
   FOR ev IN SELECT value FROM jsonb_array_elements(batch) LOOP
     t := ev->>'t';
@@ -343,11 +365,9 @@ BEGIN
            c.deleted, c.merged_into
       INTO f, cf, prov, em, ext, ph, del, winner
       FROM contacts c WHERE tenant = t AND id = cid;
-    IF NOT FOUND THEN
+    fresh := NOT FOUND;
+    IF fresh THEN
       IF ev->>'y' <> 'contact.created' THEN CONTINUE; END IF;
-      INSERT INTO contacts (tenant, id, version, created_position, updated_position,
-                            created_at, updated_at)
-      VALUES (t, cid, 0, pos, pos, ts, ts);
       f := '{}'; cf := '{}'; prov := '{}'; em := '{}'; ext := '{}'; ph := '{}';
       del := false; winner := NULL;
     END IF;
@@ -370,10 +390,19 @@ BEGIN
       WHEN 'contact.restored' THEN del := false;
       ELSE CONTINUE;
     END CASE;
-    UPDATE contacts SET fields = f, custom_fields = cf, provenance = prov, emails = em,
-                        external_ids = ext, phones = ph, deleted = del, merged_into = winner,
-                        version = (ev->>'v')::bigint, updated_position = pos, updated_at = ts
-     WHERE tenant = t AND id = cid;
+    -- one write per event: a new row is inserted whole (each row version
+    -- costs every index, the trigram GIN most)
+    IF fresh THEN
+      INSERT INTO contacts (tenant, id, fields, custom_fields, provenance, emails, external_ids,
+                            phones, deleted, merged_into, version, created_position,
+                            updated_position, created_at, updated_at)
+      VALUES (t, cid, f, cf, prov, em, ext, ph, del, winner, (ev->>'v')::bigint, pos, pos, ts, ts);
+    ELSE
+      UPDATE contacts SET fields = f, custom_fields = cf, provenance = prov, emails = em,
+                          external_ids = ext, phones = ph, deleted = del, merged_into = winner,
+                          version = (ev->>'v')::bigint, updated_position = pos, updated_at = ts
+       WHERE tenant = t AND id = cid;
+    END IF;
   END LOOP;
 END
 $$;
