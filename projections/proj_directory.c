@@ -11,11 +11,23 @@
  *    "v": stream version, "y": type, "a": actor, "d": payload}
  * The payload goes through cat_payload_json, which redacts the catalogue's
  * SECRET fields: nothing secret reaches a read model.
+ *
+ * For the accounts and contacts folds each element also carries "x", the
+ * event's `changes` digested here, where it is cheap (walking them in
+ * PL/pgSQL cost ~0.5 ms an event, most of a fold):
+ *   "f": {field: new value or null}          fields (null: removed)
+ *   "c": {NAME: new value or null}           custom_fields.NAME
+ *   "p": {field: {source, priority, observed_at} or null}
+ * so a fold applies a change set as jsonb_strip_nulls(old || x->'f').
+ * Values are rendered by the same msgpack→JSON mapping as the payload.
  */
 #include "projections/proj_folds.h"
 
 #include "core/catalog.h"
 #include "core/common/pv_time.h"
+#include "core/mp_json.h"
+
+#include <string.h>
 
 #include <inttypes.h>
 
@@ -37,8 +49,90 @@ static void add_json_str(pv_buf *out, const char *p, size_t len) {
   pv_buf_addch(out, '"');
 }
 
-static int fold_json(pg_conn *c, const char *sql, const evt_envelope *events, size_t n,
-                     pv_error *err) {
+#define DIGEST_PREFIX "custom_fields."
+
+/* One change map: its field, new value (JSON) and provenance into the
+ * three digest objects. */
+static int digest_change(mp_reader *r, pv_buf *f, pv_buf *cf, pv_buf *prov, pv_buf *val) {
+  uint32_t n;
+  int rc = mp_read_map(r, &n);
+  if (rc) return rc;
+  mp_slice field = {0}, source = {0};
+  int64_t priority = 0, observed = 0;
+  bool has_source = false, is_nil = true;
+  pv_buf_reset(val);
+  for (uint32_t i = 0; i < n && rc == 0; i++) {
+    mp_slice key;
+    if ((rc = mp_read_str(r, &key))) break;
+    if (mp_slice_eq(key, "field")) {
+      rc = mp_read_str(r, &field);
+    } else if (mp_slice_eq(key, "new")) {
+      mp_reader peek = *r;
+      mp_value v;
+      if ((rc = mp_read(&peek, &v))) break;
+      is_nil = v.type == MP_NIL;
+      pv_buf_reset(val);
+      rc = mpj_append_next(val, r, 2);
+    } else if (mp_slice_eq(key, "source")) {
+      has_source = true;
+      rc = mp_read_str(r, &source);
+    } else if (mp_slice_eq(key, "priority")) {
+      rc = mp_read_int(r, &priority);
+    } else if (mp_slice_eq(key, "observed_at")) {
+      rc = mp_read_int(r, &observed);
+    } else {
+      rc = mp_skip(r, 2);
+    }
+  }
+  if (rc) return rc;
+  if (field.len == 0) return PV_EINVAL;
+  size_t plen = sizeof DIGEST_PREFIX - 1;
+  bool custom = field.len > plen && memcmp(field.ptr, DIGEST_PREFIX, plen) == 0;
+  pv_buf *dst = custom ? cf : f;
+  if (dst->len > 1) pv_buf_addch(dst, ',');
+  if (custom) mpj_append_str(dst, field.ptr + plen, field.len - plen);
+  else mpj_append_str(dst, field.ptr, field.len);
+  pv_buf_addch(dst, ':');
+  if (is_nil) pv_buf_addstr(dst, "null");
+  else pv_buf_add(dst, val->data, val->len);
+  if (prov->len > 1) pv_buf_addch(prov, ',');
+  mpj_append_str(prov, field.ptr, field.len);
+  if (!has_source) {
+    pv_buf_addstr(prov, ":null");
+    return 0;
+  }
+  char at[32];
+  pv_format_rfc3339_us(observed, at);
+  pv_buf_addstr(prov, ":{\"source\":");
+  mpj_append_str(prov, source.ptr, source.len);
+  pv_buf_addf(prov, ",\"priority\":%lld,\"observed_at\":\"%s\"}", (long long)priority, at);
+  return 0;
+}
+
+/* Appends ,"x":{...} for the payload's `changes` (empty objects when it has
+ * none). */
+static int digest(const evt_envelope *e, pv_buf *out) {
+  pv_buf f = PV_BUF_INIT, cf = PV_BUF_INIT, prov = PV_BUF_INIT, val = PV_BUF_INIT;
+  pv_buf_addch(&f, '{');
+  pv_buf_addch(&cf, '{');
+  pv_buf_addch(&prov, '{');
+  mp_reader r;
+  uint32_t n = 0;
+  int rc = mp_map_find(e->payload, e->payload_len, "changes", &r);
+  if (rc == PV_ENOTFOUND) rc = 0;
+  else if (rc == 0) rc = mp_read_array(&r, &n);
+  for (uint32_t i = 0; i < n && rc == 0; i++) rc = digest_change(&r, &f, &cf, &prov, &val);
+  if (rc == 0)
+    pv_buf_addf(out, ",\"x\":{\"f\":%s},\"c\":%s},\"p\":%s}}", f.data, cf.data, prov.data);
+  pv_buf_release(&f);
+  pv_buf_release(&cf);
+  pv_buf_release(&prov);
+  pv_buf_release(&val);
+  return rc;
+}
+
+static int fold_json(pg_conn *c, const char *sql, bool with_digest, const evt_envelope *events,
+                     size_t n, pv_error *err) {
   if (n == 0) return 0;
   pv_buf batch = PV_BUF_INIT;
   int rc = 0;
@@ -64,6 +158,11 @@ static int fold_json(pg_conn *c, const char *sql, const evt_envelope *events, si
                    e->position);
       goto out;
     }
+    if (with_digest && (rc = digest(e, &batch))) {
+      pv_error_set(err, rc, "/payload/changes", "the changes of position %" PRIu64 " do not read",
+                   e->position);
+      goto out;
+    }
     pv_buf_addch(&batch, '}');
   }
   pv_buf_addch(&batch, ']');
@@ -75,17 +174,17 @@ out:
 }
 
 int proj_accounts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_accounts($1::jsonb)", events, n, err);
+  return fold_json(c, "SELECT rm_lib.fold_accounts($1::jsonb)", true, events, n, err);
 }
 
 int proj_contacts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_contacts($1::jsonb)", events, n, err);
+  return fold_json(c, "SELECT rm_lib.fold_contacts($1::jsonb)", true, events, n, err);
 }
 
 int proj_field_changes_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_field_changes($1::jsonb)", events, n, err);
+  return fold_json(c, "SELECT rm_lib.fold_field_changes($1::jsonb)", false, events, n, err);
 }
 
 int proj_timeline_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_timeline($1::jsonb)", events, n, err);
+  return fold_json(c, "SELECT rm_lib.fold_timeline($1::jsonb)", false, events, n, err);
 }

@@ -122,44 +122,6 @@ CREATE FUNCTION rm_lib.ts_text(t timestamptz) RETURNS text LANGUAGE sql IMMUTABL
   SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
 $$;
 
--- The provenance of a change's new value, or NULL when it has none.
-CREATE FUNCTION rm_lib.change_prov(ch jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN ch ? 'source' THEN jsonb_build_object(
-    'source', ch->'source', 'priority', ch->'priority',
-    'observed_at', rm_lib.us_text(ch->'observed_at')) END
-$$;
-
--- Applies a `changes` array to (fields, custom_fields, provenance): a
--- "custom_fields.NAME" field goes to custom_fields under NAME; a nil new
--- value removes the field; provenance is keyed by the change's field name.
-CREATE FUNCTION rm_lib.apply_changes(changes jsonb, INOUT f jsonb, INOUT cf jsonb,
-                                     INOUT prov jsonb) LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-  ch jsonb;
-  name text;
-  p jsonb;
-BEGIN
-  FOR ch IN SELECT value FROM jsonb_array_elements(coalesce(changes, '[]')) LOOP
-    name := ch->>'field';
-    IF name LIKE 'custom\_fields.%' THEN
-      IF jsonb_typeof(ch->'new') IS DISTINCT FROM 'null' AND ch ? 'new' THEN
-        cf := cf || jsonb_build_object(substr(name, 15), ch->'new');
-      ELSE
-        cf := cf - substr(name, 15);
-      END IF;
-    ELSIF jsonb_typeof(ch->'new') IS DISTINCT FROM 'null' AND ch ? 'new' THEN
-      f := f || jsonb_build_object(name, ch->'new');
-    ELSE
-      f := f - name;
-    END IF;
-    p := rm_lib.change_prov(ch);
-    IF p IS NULL THEN prov := prov - name;
-    ELSE prov := prov || jsonb_build_object(name, p);
-    END IF;
-  END LOOP;
-END
-$$;
-
 -- The entity id of a stream "account-<id>" / "contact-<id>".
 CREATE FUNCTION rm_lib.stream_id(stream text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT substr(stream, strpos(stream, '-') + 1)
@@ -212,7 +174,6 @@ $$;
 -- counts before and after; the difference moves one count.
 CREATE FUNCTION rm_lib.acct_contact_event(t text, ev jsonb) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-  d jsonb := ev->'d';
   cid text := rm_lib.stream_id(ev->>'s');
   acct text;
   del boolean;
@@ -220,7 +181,6 @@ DECLARE
   before_acct text;
   before_live boolean;
   fresh boolean;
-  ch jsonb;
 BEGIN
   -- scalar variables, not %ROWTYPE: a rebuild swaps the tables under a
   -- session that compiled this function
@@ -234,9 +194,7 @@ BEGIN
   before_live := NOT del AND NOT mrg;
   CASE ev->>'y'
     WHEN 'contact.created', 'contact.updated', 'contact.merged', 'contact.merge_undone' THEN
-      FOR ch IN SELECT value FROM jsonb_array_elements(coalesce(d->'changes', '[]')) LOOP
-        IF ch->>'field' = 'account_id' THEN acct := ch->>'new'; END IF;
-      END LOOP;
+      IF ev->'x'->'f' ? 'account_id' THEN acct := ev->'x'->'f'->>'account_id'; END IF;
     WHEN 'contact.deleted' THEN del := true;
     WHEN 'contact.restored' THEN del := false;
     WHEN 'contact.merged_into' THEN mrg := true;
@@ -303,8 +261,12 @@ BEGIN
     old_parent := f->>'parent_id';
     CASE ev->>'y'
       WHEN 'account.created', 'account.updated' THEN
-        SELECT r.f, r.cf, r.prov INTO f, cf, prov
-          FROM rm_lib.apply_changes(d->'changes', f, cf, prov) r;
+        -- the digest of the changes (proj_directory.c): field -> new value,
+        -- null when removed; no stored value is a top-level null, so
+        -- stripping nulls removes exactly the removed fields
+        f := jsonb_strip_nulls(f || (ev->'x'->'f'));
+        cf := jsonb_strip_nulls(cf || (ev->'x'->'c'));
+        prov := jsonb_strip_nulls(prov || (ev->'x'->'p'));
         alts := rm_lib.arr_remove(
           rm_lib.arr_add(alts,
             ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'alternate_domains_added', '[]')))),
@@ -373,14 +335,22 @@ BEGIN
     END IF;
     CASE ev->>'y'
       WHEN 'contact.created', 'contact.updated', 'contact.merged' THEN
-        SELECT r.f, r.cf, r.prov INTO f, cf, prov
-          FROM rm_lib.apply_changes(d->'changes', f, cf, prov) r;
+        -- the digest of the changes (proj_directory.c): field -> new value,
+        -- null when removed; no stored value is a top-level null, so
+        -- stripping nulls removes exactly the removed fields
+        f := jsonb_strip_nulls(f || (ev->'x'->'f'));
+        cf := jsonb_strip_nulls(cf || (ev->'x'->'c'));
+        prov := jsonb_strip_nulls(prov || (ev->'x'->'p'));
         em := rm_lib.arr_add(em, rm_lib.idents(d->'identifiers_added', 'email'));
         ext := rm_lib.arr_add(ext, rm_lib.idents(d->'identifiers_added', 'ext'));
         ph := rm_lib.arr_add(ph, rm_lib.idents(d->'identifiers_added', 'phone'));
       WHEN 'contact.merge_undone' THEN
-        SELECT r.f, r.cf, r.prov INTO f, cf, prov
-          FROM rm_lib.apply_changes(d->'changes', f, cf, prov) r;
+        -- the digest of the changes (proj_directory.c): field -> new value,
+        -- null when removed; no stored value is a top-level null, so
+        -- stripping nulls removes exactly the removed fields
+        f := jsonb_strip_nulls(f || (ev->'x'->'f'));
+        cf := jsonb_strip_nulls(cf || (ev->'x'->'c'));
+        prov := jsonb_strip_nulls(prov || (ev->'x'->'p'));
         em := rm_lib.arr_remove(em, rm_lib.idents(d->'identifiers_removed', 'email'));
         ext := rm_lib.arr_remove(ext, rm_lib.idents(d->'identifiers_removed', 'ext'));
         ph := rm_lib.arr_remove(ph, rm_lib.idents(d->'identifiers_removed', 'phone'));

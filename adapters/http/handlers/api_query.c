@@ -12,6 +12,8 @@
 #include <string.h>
 
 #define APIQ_MAX_PARAMS 32
+#define APIQ_STR_(x) #x
+#define APIQ_STR(x) APIQ_STR_(x)
 #define APIQ_CURSOR_MAX 2048  /* bytes of a cursor: two values of 512 and change */
 
 /* Names the query parameter as the error's field ("/name"). */
@@ -785,8 +787,8 @@ static void exp_next(exp_ctx *x) {
     break;
   }
   case EXP_FETCH:
-    rc = pg_query_async(x->conn, a->loop, "FETCH 1000 FROM apiq_export", 0, NULL, on_exp_result,
-                        x, &err);
+    rc = pg_query_async(x->conn, a->loop, "FETCH " APIQ_STR(APIQ_EXPORT_FETCH) " FROM apiq_export",
+                        0, NULL, on_exp_result, x, &err);
     break;
   case EXP_FINISH:
     rc = pg_query_async(x->conn, a->loop, "COMMIT", 0, NULL, on_exp_result, x, &err);
