@@ -12,14 +12,18 @@
  * The payload goes through cat_payload_json, which redacts the catalogue's
  * SECRET fields: nothing secret reaches a read model.
  *
- * For the accounts and contacts folds each element also carries "x", the
+ * Each element also carries "x", the
  * event's `changes` digested here, where it is cheap (walking them in
  * PL/pgSQL cost ~0.5 ms an event, most of a fold):
  *   "f": {field: new value or null}          fields (null: removed)
  *   "c": {NAME: new value or null}           custom_fields.NAME
  *   "p": {field: {source, priority, observed_at} or null}
+ *   "s": [field, ...]                        fields whose values are secret
  * so a fold applies a change set as jsonb_strip_nulls(old || x->'f').
- * Values are rendered by the same msgpack→JSON mapping as the payload.
+ * Values are rendered by the same msgpack→JSON mapping as the payload; a
+ * field the catalogue marks secret anywhere (cat_name_is_secret) shows
+ * "[redacted]", and the audit fold redacts the old and new values of the
+ * fields listed in "s" (the payload's JSON redacts top-level fields only).
  */
 #include "projections/proj_folds.h"
 
@@ -53,7 +57,8 @@ static void add_json_str(pv_buf *out, const char *p, size_t len) {
 
 /* One change map: its field, new value (JSON) and provenance into the
  * three digest objects. */
-static int digest_change(mp_reader *r, pv_buf *f, pv_buf *cf, pv_buf *prov, pv_buf *val) {
+static int digest_change(mp_reader *r, pv_buf *f, pv_buf *cf, pv_buf *prov, pv_buf *secret,
+                         pv_buf *val) {
   uint32_t n;
   int rc = mp_read_map(r, &n);
   if (rc) return rc;
@@ -93,7 +98,13 @@ static int digest_change(mp_reader *r, pv_buf *f, pv_buf *cf, pv_buf *prov, pv_b
   if (custom) mpj_append_str(dst, field.ptr + plen, field.len - plen);
   else mpj_append_str(dst, field.ptr, field.len);
   pv_buf_addch(dst, ':');
+  bool hidden = cat_name_is_secret(field.ptr, field.len);
+  if (hidden) {
+    if (secret->len > 1) pv_buf_addch(secret, ',');
+    mpj_append_str(secret, field.ptr, field.len);
+  }
   if (is_nil) pv_buf_addstr(dst, "null");
+  else if (hidden) pv_buf_addstr(dst, "\"[redacted]\"");
   else pv_buf_add(dst, val->data, val->len);
   if (prov->len > 1) pv_buf_addch(prov, ',');
   mpj_append_str(prov, field.ptr, field.len);
@@ -112,7 +123,9 @@ static int digest_change(mp_reader *r, pv_buf *f, pv_buf *cf, pv_buf *prov, pv_b
 /* Appends ,"x":{...} for the payload's `changes` (empty objects when it has
  * none). */
 static int digest(const evt_envelope *e, pv_buf *out) {
-  pv_buf f = PV_BUF_INIT, cf = PV_BUF_INIT, prov = PV_BUF_INIT, val = PV_BUF_INIT;
+  pv_buf f = PV_BUF_INIT, cf = PV_BUF_INIT, prov = PV_BUF_INIT, secret = PV_BUF_INIT,
+         val = PV_BUF_INIT;
+  pv_buf_addch(&secret, '[');
   pv_buf_addch(&f, '{');
   pv_buf_addch(&cf, '{');
   pv_buf_addch(&prov, '{');
@@ -121,18 +134,21 @@ static int digest(const evt_envelope *e, pv_buf *out) {
   int rc = mp_map_find(e->payload, e->payload_len, "changes", &r);
   if (rc == PV_ENOTFOUND) rc = 0;
   else if (rc == 0) rc = mp_read_array(&r, &n);
-  for (uint32_t i = 0; i < n && rc == 0; i++) rc = digest_change(&r, &f, &cf, &prov, &val);
+  for (uint32_t i = 0; i < n && rc == 0; i++)
+    rc = digest_change(&r, &f, &cf, &prov, &secret, &val);
   if (rc == 0)
-    pv_buf_addf(out, ",\"x\":{\"f\":%s},\"c\":%s},\"p\":%s}}", f.data, cf.data, prov.data);
+    pv_buf_addf(out, ",\"x\":{\"f\":%s},\"c\":%s},\"p\":%s},\"s\":%s]}", f.data, cf.data,
+                prov.data, secret.data);
   pv_buf_release(&f);
   pv_buf_release(&cf);
   pv_buf_release(&prov);
+  pv_buf_release(&secret);
   pv_buf_release(&val);
   return rc;
 }
 
-static int fold_json(pg_conn *c, const char *sql, bool with_digest, const evt_envelope *events,
-                     size_t n, pv_error *err) {
+static int fold_json(pg_conn *c, const char *sql, const evt_envelope *events, size_t n,
+                     pv_error *err) {
   if (n == 0) return 0;
   pv_buf batch = PV_BUF_INIT;
   int rc = 0;
@@ -158,7 +174,7 @@ static int fold_json(pg_conn *c, const char *sql, bool with_digest, const evt_en
                    e->position);
       goto out;
     }
-    if (with_digest && (rc = digest(e, &batch))) {
+    if ((rc = digest(e, &batch))) {
       pv_error_set(err, rc, "/payload/changes", "the changes of position %" PRIu64 " do not read",
                    e->position);
       goto out;
@@ -174,17 +190,17 @@ out:
 }
 
 int proj_accounts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_accounts($1::jsonb)", true, events, n, err);
+  return fold_json(c, "SELECT rm_lib.fold_accounts($1::jsonb)", events, n, err);
 }
 
 int proj_contacts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_contacts($1::jsonb)", true, events, n, err);
+  return fold_json(c, "SELECT rm_lib.fold_contacts($1::jsonb)", events, n, err);
 }
 
 int proj_field_changes_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_field_changes($1::jsonb)", false, events, n, err);
+  return fold_json(c, "SELECT rm_lib.fold_field_changes($1::jsonb)", events, n, err);
 }
 
 int proj_timeline_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_timeline($1::jsonb)", false, events, n, err);
+  return fold_json(c, "SELECT rm_lib.fold_timeline($1::jsonb)", events, n, err);
 }

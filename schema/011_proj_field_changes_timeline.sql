@@ -51,7 +51,11 @@ CREATE FUNCTION rm_lib.event_changes(ev jsonb)
 RETURNS TABLE (seq integer, field text, old_value jsonb, new_value jsonb, source text,
                priority integer, observed_at text)
 LANGUAGE sql IMMUTABLE AS $$
-  SELECT o::integer, ch->>'field', ch->'old', ch->'new', ch->>'source',
+  SELECT o::integer, ch->>'field',
+         -- a field the catalogue marks secret (proj_directory.c lists them in x.s)
+         CASE WHEN ev->'x'->'s' ? (ch->>'field') THEN '"[redacted]"' ELSE ch->'old' END,
+         CASE WHEN ev->'x'->'s' ? (ch->>'field') THEN '"[redacted]"' ELSE ch->'new' END,
+         ch->>'source',
          (ch->>'priority')::integer, rm_lib.us_text(ch->'observed_at') #>> '{}'
     FROM jsonb_array_elements(coalesce(ev->'d'->'changes', '[]')) WITH ORDINALITY c(ch, o)
   UNION ALL
