@@ -333,8 +333,9 @@ void http_respond_json(http_request *req, int status, cJSON *json);
  * same); send nothing more until on_writable(req, 0, ctx) runs, when the
  * backlog has drained to a quarter. If the connection is lost or the reader
  * makes no progress for the idle timeout while a chunk waits,
- * on_writable(req, PV_EIO, ctx) runs instead. So the memory of a stream is
- * bounded by the backlog plus one chunk, whatever its length.
+ * on_writable(req, PV_EIO, ctx) runs instead (and a streaming upload's
+ * on_end is then not called: the request may be gone). So the memory of a
+ * stream is bounded by the backlog plus one chunk, whatever its length.
  * Thread: the loop's.
  */
 typedef void (*http_writable_fn)(http_request *req, int status, void *ctx);

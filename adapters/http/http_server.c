@@ -916,11 +916,13 @@ static void conn_close(http_conn *c) {
     if (req->handler_called && !req->responded) {
       /* the handler owes an answer: the request lives on as an orphan
        * that http_respond frees */
-      request_end_stream(req, srv->stopping ? PV_ESHUTDOWN : PV_EIO);
       if (req->want_writable) {
-        /* a streamed answer waits for room that will never come */
+        /* a streamed answer waits for room that will never come: it hears
+         * it there (and only there: the callback may free the request) */
         req->want_writable = false;
         req->on_writable(req, PV_EIO, req->writable_ctx);
+      } else {
+        request_end_stream(req, srv->stopping ? PV_ESHUTDOWN : PV_EIO);
       }
     } else {
       request_free(req);
