@@ -167,7 +167,7 @@ int main(void) {
 
   /* the log, the writer, the contacts */
   log_t *log;
-  writer_t *writer;
+  writer_t *writer = NULL;
   mkdir(log_dir, 0700);
   log_options lopt = {.map_size_bytes = (size_t)1 << 30};
   if (log_open(&log, log_dir, &lopt, &err) || writer_start(&writer, log, NULL, &err))
@@ -231,7 +231,7 @@ int main(void) {
   /* 1 thread, 64 connections: wrk takes one core, the server and
    * PostgreSQL share the other (as bench_api) */
   char args[1024];
-  double get_rps, get_p99 = -1, list_rps, list_p99 = -1;
+  double get_rps = -1, get_p99 = -1, list_rps = -1, list_p99 = -1;
   snprintf(args, sizeof args, "-t1 -c64 -s %s", script);
   int rc = run_wrk(args, port, "/", seconds, &get_rps, &get_p99);
   snprintf(args, sizeof args, "-t1 -c16 -H 'Authorization: Bearer %s'", token);
