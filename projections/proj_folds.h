@@ -14,5 +14,10 @@ int proj_leads_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *
 int proj_orders_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 int proj_lead_downloads_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 int proj_domain_sets_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+/* proj_directory.c: accounts and contacts (issue 5) */
+int proj_accounts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+int proj_contacts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+int proj_field_changes_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+int proj_timeline_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 
 #endif

@@ -25,6 +25,19 @@ static const char *const domain_set_types[] = {
     "domain_set.created", "domain_set.items_added", "domain_set.processing_started",
     "domain_set.matched", "domain_set.processed", "domain_set.item_excluded",
     "domain_set.item_included", "domain_set.audience_linked", "domain_set.archived", NULL};
+#define PROJ_CONTACT_TYPES                                                     \
+  "contact.created", "contact.updated", "contact.merged", "contact.merged_into", \
+      "contact.merge_undone", "contact.unmerged", "contact.deleted", "contact.restored"
+#define PROJ_ACCOUNT_TYPES                                                     \
+  "account.created", "account.updated", "account.deleted", "account.restored"
+
+/* Accounts read contacts' events too: the contact counts and rollups. */
+static const char *const accounts_types[] = {PROJ_ACCOUNT_TYPES, PROJ_CONTACT_TYPES, NULL};
+static const char *const contacts_types[] = {PROJ_CONTACT_TYPES, NULL};
+static const char *const field_changes_types[] = {PROJ_ACCOUNT_TYPES, PROJ_CONTACT_TYPES,
+                                                  "custom_field.defined", NULL};
+static const char *const timeline_types[] = {PROJ_ACCOUNT_TYPES, PROJ_CONTACT_TYPES,
+                                             "note.added", NULL};
 
 static const proj_def registry[] = {
     /* Counts per (tenant, type); deliberately NOT idempotent (n = n + k):
@@ -39,6 +52,11 @@ static const proj_def registry[] = {
     {"lead_downloads", lead_downloads_types, "rm_lead_downloads", proj_lead_downloads_fold},
     /* ABM domain sets (issue 8): sets, items with matches, links, stubs. */
     {"domain_sets", domain_set_types, "rm_domain_sets", proj_domain_sets_fold},
+    /* Accounts and contacts (proj_directory.c, docs/read-models.md). */
+    {"accounts", accounts_types, "rm_accounts", proj_accounts_fold},
+    {"contacts", contacts_types, "rm_contacts", proj_contacts_fold},
+    {"field_changes", field_changes_types, "rm_field_changes", proj_field_changes_fold},
+    {"timeline", timeline_types, "rm_timeline", proj_timeline_fold},
 };
 
 size_t proj_count(void) { return sizeof registry / sizeof registry[0]; }

@@ -324,26 +324,47 @@ void http_respond(http_request *req, int status, const char *content_type,
 /* Answers with JSON. Ownership: takes json (deleted here). */
 void http_respond_json(http_request *req, int status, cJSON *json);
 /*
+ * Streamed answers, for bodies that are never held whole (an export):
+ * http_respond_start sends the status line and headers (with
+ * Transfer-Encoding: chunked; to an HTTP/1.0 client the body is sent raw
+ * and the connection closed after it), http_respond_chunk sends one piece,
+ * http_respond_end finishes and frees the request (it counts as the one
+ * answer; call it also after an error, e.g. PV_EIO).
+ *
+ * Backpressure: http_respond_chunk returns PV_EBUSY once more than
+ * HTTP_WRITE_BACKLOG (256 KiB) is unsent (the chunk is queued all the
+ * same); send nothing more until on_writable(req, 0, ctx) runs, when the
+ * backlog has drained to a quarter. If the connection is lost or the reader
+ * makes no progress for the idle timeout while a chunk waits,
+ * on_writable(req, PV_EIO, ctx) runs instead (and a streaming upload's
+ * on_end is then not called: the request may be gone). So the memory of a
+ * stream is bounded by the backlog plus one chunk, whatever its length.
+ * on_writable may be NULL for an answer already held whole in memory and
+ * written in one go (start, chunks, end): chunks are then queued without
+ * backpressure.
+ * Thread: the loop's.
+ */
+typedef void (*http_writable_fn)(http_request *req, int status, void *ctx);
+/* Headers added with http_response_header go out here. A HEAD request
+ * gets the headers only (chunks are dropped). */
+void http_respond_start(http_request *req, int status, const char *content_type,
+                        http_writable_fn on_writable, void *ctx);
+/* Returns: 0 (send more), PV_EBUSY (wait for on_writable), PV_EIO (the
+ * connection is gone: stop and call http_respond_end). len 0 is a no-op. */
+int http_respond_chunk(http_request *req, const void *data, size_t len);
+/* Ends the stream (the chunked terminator) and frees the request. */
+void http_respond_end(http_request *req);
+/* Ends a stream that failed midway: the connection is closed without the
+ * terminator, so the client sees a truncated body, never a short one that
+ * looks complete. Frees the request. */
+void http_respond_abort(http_request *req);
+
+/*
  * Answers with RFC 9457 application/problem+json built from e: type, title,
  * status (pv_http_status), detail, instance (the request id), code
  * (pv_err_name) and field (when set), plus hint when set.
  */
 void http_respond_error(http_request *req, const pv_error *e);
 
-/*
- * A streamed answer of unknown length (an export): http_respond_start sends
- * the status and headers with Transfer-Encoding: chunked (HTTP/1.0: no
- * coding, the connection closes after), each http_respond_chunk one chunk
- * (data copied; empty ones are skipped), http_respond_end the last chunk
- * and frees the request. start counts as the request's one answer; end must
- * follow, also when the connection was lost meanwhile (chunks are then
- * dropped). Errors after start cannot change the status: end early, and
- * the client sees a body that stops (a chunked one without its last chunk
- * if the connection is closed instead).
- * Thread: the loop's.
- */
-void http_respond_start(http_request *req, int status, const char *content_type);
-void http_respond_chunk(http_request *req, const void *data, size_t len);
-void http_respond_end(http_request *req);
 
 #endif

@@ -87,13 +87,9 @@ static void test_wakes_on_each_commit(void) {
   ASSERT_OK(writer_start(&w, log, NULL, NULL));
   proj_engine *e = ptu_engine(log, w, url);
   for (int i = 0; i < 20; i++) ptu_wait(e, submit_note(w, "hello"));
-  /* every registered projection, whatever it reads, passes the notes */
-  const char *every[16];
-  for (size_t i = 0; i < proj_count() && i < 16; i++) every[i] = proj_at(i)->name;
-  ASSERT_OK(proj_wait_position_sync(e, every, proj_count(), 20, 60000));
-  proj_lag lag[16];
-  ASSERT_EQ(proj_engine_lag(e, lag, 16), proj_count());
-  for (size_t i = 0; i < proj_count(); i++) {
+  proj_lag lag[2];
+  ASSERT_EQ(proj_engine_lag(e, lag, 2), 2); /* ptu_engine runs its two projections */
+  for (int i = 0; i < 2; i++) {
     ASSERT_EQ(lag[i].lag_events, 0);
     ASSERT_EQ(lag[i].checkpoint, 20);
     ASSERT_EQ(lag[i].state, PROJ_CAUGHT_UP);

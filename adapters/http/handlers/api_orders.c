@@ -426,7 +426,7 @@ static void download_send(api_op *op) {
   snprintf(disposition, sizeof disposition, "attachment; filename=\"order-%s-leads.csv\"",
            d->order_id);
   http_response_header(req, "Content-Disposition", disposition);
-  http_respond_start(req, 200, "text/csv; charset=utf-8");
+  http_respond_start(req, 200, "text/csv; charset=utf-8", NULL, NULL);
   /* 64 KiB chunks: about one socket buffer; arbitrary */
   for (size_t off = 0; off < d->csv.len; off += 65536) {
     size_t n = d->csv.len - off < 65536 ? d->csv.len - off : 65536;

@@ -484,7 +484,7 @@ void api_supp_list(http_request *req) {
 static void export_rows(http_request *req, PGresult *res, void *ctx) {
   (void)ctx;
   http_response_header(req, "Content-Disposition", "attachment; filename=\"suppressions.csv\"");
-  http_respond_start(req, 200, "text/csv; charset=utf-8");
+  http_respond_start(req, 200, "text/csv; charset=utf-8", NULL, NULL);
   pv_buf out = PV_BUF_INIT;
   pv_buf_addstr(&out, "channel,value,scope,client_id,reason,source,at,position\r\n");
   int rows = PQntuples(res);
