@@ -42,6 +42,7 @@ typedef struct api_lockout_entry {
 } api_lockout_entry;
 
 typedef struct api_op api_op;
+typedef struct crm_jobs crm_jobs; /* api_bulk.c */
 
 struct api {
   uv_loop_t *loop;
@@ -60,6 +61,7 @@ struct api {
   api_user_entry *users;      /* API_USER_CACHE slots */
   api_lockout_entry *lockout; /* API_LOCKOUT_SLOTS slots */
   pg_pool *db;                /* read models; NULL when not configured */
+  crm_jobs *jobs;             /* bulk jobs (api_crm.h) */
 };
 
 /* The authenticated principal of a request (http_request_principal). */

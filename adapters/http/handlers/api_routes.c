@@ -2,7 +2,7 @@
  * api_routes — the application's route table, expanded from
  * adapters/http/routes.def (the one place routes are declared).
  */
-#include "adapters/http/handlers/api_internal.h"
+#include "adapters/http/handlers/api_crm.h"
 
 const http_route http_routes[] = {
 #define HTTP_ROUTE(method, path, handler, roles, body_limit, streaming, idempotent) \
