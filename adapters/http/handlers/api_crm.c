@@ -277,7 +277,8 @@ api_op *crm_op(http_request *req, crm_guard *guard, const char *kind, const char
   api_op *op = api_op_new(req, ap->p.tenant, ap->actor);
   pv_error e = PV_ERROR_INIT;
   int rc = api_op_idempotency(op, &e);
-  if (rc == 0 && guard) rc = api_if_match(req, &guard->expected, &e);
+  if (guard) guard->expected = LOG_EXPECT_ANY;
+  if (rc == 0 && guard && id) rc = api_if_match(req, &guard->expected, &e);
   if (rc) {
     http_respond_error(req, &e);
     api_op_free(op);

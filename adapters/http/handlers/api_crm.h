@@ -72,9 +72,10 @@ typedef struct crm_guard {
 } crm_guard;
 int crm_guard_decide(writer_ctx *ctx, void *arg, pv_error *err);
 
-/* Starts an op for the request's principal with its Idempotency-Key and
- * If-Match (into guard: expected, stream "<kind>-<id>" when id is given).
- * Answers the request and returns NULL on a bad header. */
+/* Starts an op for the request's principal with its Idempotency-Key and,
+ * when id is given, If-Match (into guard: expected and stream "<kind>-<id>";
+ * without id the guard lets everything through). Answers the request and
+ * returns NULL on a bad header. */
 api_op *crm_op(http_request *req, crm_guard *guard, const char *kind, const char *id);
 
 /* The answer of a command on entity kind (its id in op->entity_id): as
