@@ -321,6 +321,38 @@ void http_respond(http_request *req, int status, const char *content_type,
 /* Answers with JSON. Ownership: takes json (deleted here). */
 void http_respond_json(http_request *req, int status, cJSON *json);
 /*
+ * Streamed answers, for bodies that are never held whole (an export):
+ * http_respond_start sends the status line and headers (with
+ * Transfer-Encoding: chunked; to an HTTP/1.0 client the body is sent raw
+ * and the connection closed after it), http_respond_chunk sends one piece,
+ * http_respond_end finishes and frees the request (it counts as the one
+ * answer; call it also after an error, e.g. PV_EIO).
+ *
+ * Backpressure: http_respond_chunk returns PV_EBUSY once more than
+ * HTTP_WRITE_BACKLOG (256 KiB) is unsent (the chunk is queued all the
+ * same); send nothing more until on_writable(req, 0, ctx) runs, when the
+ * backlog has drained to a quarter. If the connection is lost or the reader
+ * makes no progress for the idle timeout while a chunk waits,
+ * on_writable(req, PV_EIO, ctx) runs instead. So the memory of a stream is
+ * bounded by the backlog plus one chunk, whatever its length.
+ * Thread: the loop's.
+ */
+typedef void (*http_writable_fn)(http_request *req, int status, void *ctx);
+/* Headers added with http_response_header go out here. A HEAD request
+ * gets the headers only (chunks are dropped). */
+void http_respond_start(http_request *req, int status, const char *content_type,
+                        http_writable_fn on_writable, void *ctx);
+/* Returns: 0 (send more), PV_EBUSY (wait for on_writable), PV_EIO (the
+ * connection is gone: stop and call http_respond_end). len 0 is a no-op. */
+int http_respond_chunk(http_request *req, const void *data, size_t len);
+/* Ends the stream (the chunked terminator) and frees the request. */
+void http_respond_end(http_request *req);
+/* Ends a stream that failed midway: the connection is closed without the
+ * terminator, so the client sees a truncated body, never a short one that
+ * looks complete. Frees the request. */
+void http_respond_abort(http_request *req);
+
+/*
  * Answers with RFC 9457 application/problem+json built from e: type, title,
  * status (pv_http_status), detail, instance (the request id), code
  * (pv_err_name) and field (when set), plus hint when set.

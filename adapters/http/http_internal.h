@@ -21,6 +21,11 @@
  * responses is unsent: 256 KiB, arbitrary (a few large answers). */
 #define HTTP_WRITE_BACKLOG 262144
 
+/* A streamed answer waiting on a slow reader is told to go on once its
+ * unsent bytes fall to a quarter of HTTP_WRITE_BACKLOG: arbitrary, big
+ * enough that the next chunks refill the socket without a stall. */
+#define HTTP_WRITE_LOW_WATER (HTTP_WRITE_BACKLOG / 4)
+
 /* Lingering close: 2 s, arbitrary (nginx's lingering_timeout is 5 s); how
  * long a closing connection discards input so its answer is not reset. */
 #define HTTP_LINGER_MS 2000
@@ -73,6 +78,14 @@ struct http_request {
   bool has_body;
   bool is_head;
   pv_buf resp_headers;
+  /* a streamed answer (http_respond_start .. http_respond_end) */
+  bool resp_streaming;
+  bool resp_chunked;        /* Transfer-Encoding: chunked (HTTP/1.1) */
+  bool want_writable;       /* a chunk answered PV_EBUSY: call on_writable */
+  int resp_status;
+  size_t resp_bytes;
+  http_writable_fn on_writable;
+  void *writable_ctx;
 };
 
 struct http_readiness {

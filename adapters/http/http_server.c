@@ -105,6 +105,7 @@ static const char busy_response[] =
 
 static void conn_drive(http_conn *c);
 static void conn_linger(http_conn *c);
+static void conn_timer(http_conn *c, uint64_t ms, uint64_t repeat);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void conn_close(http_conn *c);
 static void server_maybe_done(http_server *srv);
@@ -306,6 +307,17 @@ static void on_write(uv_write_t *w, int status) {
     conn_linger(c);
     return;
   }
+  http_request *req = c->req;
+  if (req && req->want_writable) {
+    if (c->tcp.write_queue_size > HTTP_WRITE_LOW_WATER) {
+      conn_timer(c, c->srv->cfg.idle_timeout_ms, 0); /* progress: the stall clock restarts */
+      return;
+    }
+    req->want_writable = false;
+    uv_timer_stop(&c->timer);
+    req->on_writable(req, 0, req->writable_ctx);
+    if (c->closing) return;
+  }
   conn_drive(c);
 }
 
@@ -385,7 +397,7 @@ void http_response_header(http_request *req, const char *name,
 
 void http_respond(http_request *req, int status, const char *content_type,
                   const void *body, size_t len) {
-  if (req->responded) abort(); /* a handler answered twice: a bug */
+  if (req->responded || req->resp_streaming) abort(); /* a handler answered twice: a bug */
   req->responded = true;
   http_server *srv = req->srv;
   http_conn *c = req->conn;
@@ -426,6 +438,107 @@ void http_respond(http_request *req, int status, const char *content_type,
   }
   conn_write(c, &out);
   if (!c->closing && !c->close_after_write && !c->req) conn_drive(c);
+}
+
+/* ---- Streamed answers (http.h) */
+
+void http_respond_start(http_request *req, int status, const char *content_type,
+                        http_writable_fn on_writable, void *ctx) {
+  if (req->responded || req->resp_streaming) abort(); /* answered twice: a bug */
+  req->resp_streaming = true;
+  req->resp_status = status;
+  req->on_writable = on_writable;
+  req->writable_ctx = ctx;
+  http_server *srv = req->srv;
+  http_conn *c = req->conn;
+  if (!c) return; /* gone: the first chunk says PV_EIO */
+  if ((!req->msg_complete && req->has_body) || srv->stopping) c->keep_alive = false;
+  req->resp_chunked = !http_parse_is_http10(&c->parse);
+  if (!req->resp_chunked) c->keep_alive = false; /* the end of the body is the close */
+  date_header(srv);
+  pv_buf out = PV_BUF_INIT;
+  pv_buf_addf(&out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, status_text(status), srv->date);
+  if (content_type) pv_buf_addf(&out, "Content-Type: %s\r\n", content_type);
+  if (req->resp_chunked) pv_buf_addstr(&out, "Transfer-Encoding: chunked\r\n");
+  pv_buf_addf(&out, "X-Request-Id: %s\r\n", req->id);
+  pv_buf_add(&out, req->resp_headers.data, req->resp_headers.len);
+  if (!c->keep_alive) pv_buf_addstr(&out, "Connection: close\r\n");
+  pv_buf_addstr(&out, "\r\n");
+  req->resp_bytes += out.len;
+  conn_write(c, &out);
+}
+
+int http_respond_chunk(http_request *req, const void *data, size_t len) {
+  if (!req->resp_streaming || req->responded) abort(); /* not started, or ended: a bug */
+  http_conn *c = req->conn;
+  if (!c || c->closing || c->lingering) return PV_EIO;
+  if (len == 0 || req->is_head) return 0;
+  pv_buf out = PV_BUF_INIT;
+  pv_buf_grow(&out, len + 32);
+  if (req->resp_chunked) pv_buf_addf(&out, "%zx\r\n", len);
+  pv_buf_add(&out, data, len);
+  if (req->resp_chunked) pv_buf_addstr(&out, "\r\n");
+  req->resp_bytes += out.len;
+  conn_write(c, &out);
+  if (!req->conn || c->closing) return PV_EIO;
+  if (c->tcp.write_queue_size > HTTP_WRITE_BACKLOG) {
+    req->want_writable = true;
+    /* a reader that takes nothing for this long is dropped */
+    conn_timer(c, req->srv->cfg.idle_timeout_ms, 0);
+    return PV_EBUSY;
+  }
+  return 0;
+}
+
+void http_respond_end(http_request *req) {
+  if (!req->resp_streaming || req->responded) abort();
+  req->responded = true;
+  req->want_writable = false;
+  http_server *srv = req->srv;
+  http_conn *c = req->conn;
+  uint64_t dur_ns = pv_mono_ns() - req->start_ns;
+  stats_record(srv, req, req->resp_status, (double)dur_ns / 1e9);
+  if (!c || c->closing) {
+    access_log(srv, req, req->resp_status, req->resp_bytes, dur_ns / 1000);
+    if (c) c->req = NULL;
+    request_free(req);
+    return;
+  }
+  uv_timer_stop(&c->timer);
+  pv_buf out = PV_BUF_INIT;
+  if (req->resp_chunked && !req->is_head) pv_buf_addstr(&out, "0\r\n\r\n");
+  req->resp_bytes += out.len;
+  access_log(srv, req, req->resp_status, req->resp_bytes, dur_ns / 1000);
+  if (!c->keep_alive) c->close_after_write = true;
+  if (req->msg_complete || !c->keep_alive) {
+    c->req = NULL;
+    request_free(req);
+  }
+  if (out.len) {
+    conn_write(c, &out);
+  } else {
+    pv_buf_release(&out);
+    if (c->close_after_write && c->tcp.write_queue_size == 0) conn_linger(c);
+  }
+  if (!c->closing && !c->close_after_write && !c->req) conn_drive(c);
+}
+
+void http_respond_abort(http_request *req) {
+  if (!req->resp_streaming || req->responded) abort();
+  req->responded = true;
+  req->want_writable = false;
+  http_server *srv = req->srv;
+  http_conn *c = req->conn;
+  uint64_t dur_ns = pv_mono_ns() - req->start_ns;
+  stats_record(srv, req, req->resp_status, (double)dur_ns / 1e9);
+  access_log(srv, req, req->resp_status, req->resp_bytes, dur_ns / 1000);
+  if (c && !c->closing) {
+    c->keep_alive = false;
+    conn_close(c); /* frees the answered request */
+    return;
+  }
+  if (c) c->req = NULL;
+  request_free(req);
 }
 
 /* ---- Connection: parser callbacks */
@@ -800,12 +913,18 @@ static void conn_close(http_conn *c) {
   c->req = NULL;
   if (req) {
     req->conn = NULL;
-    if (req->handler_called && !req->responded)
+    if (req->handler_called && !req->responded) {
       /* the handler owes an answer: the request lives on as an orphan
        * that http_respond frees */
       request_end_stream(req, srv->stopping ? PV_ESHUTDOWN : PV_EIO);
-    else
+      if (req->want_writable) {
+        /* a streamed answer waits for room that will never come */
+        req->want_writable = false;
+        req->on_writable(req, PV_EIO, req->writable_ctx);
+      }
+    } else {
       request_free(req);
+    }
   }
   if (c->prev) c->prev->next = c->next;
   else srv->conns = c->next;

@@ -37,6 +37,7 @@ void apit_start(apit *t, const apit_opts *opts) {
   cfg.jwt_key = t->key;
   cfg.jwt_key_len = sizeof t->key;
   if (!opts->real_cost) cfg.pwpool.cost = test_cost;
+  cfg.database_conninfo = opts->database_url;
   auth_pwcost cost = cfg.pwpool.cost;
   ASSERT_OK(auth_password_hash(&cost, APIT_PASSWORD, strlen(APIT_PASSWORD), t->hash, &err));
   ASSERT_OK(uv_loop_init(&t->loop));

@@ -37,6 +37,7 @@ typedef struct apit_opts {
   bool real_cost;
   http_position_waiter_fn waiter;
   void *waiter_ctx;
+  const char *database_url; /* the read models' database; NULL: none (503) */
 } apit_opts;
 
 void apit_start(apit *t, const apit_opts *opts);

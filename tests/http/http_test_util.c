@@ -132,6 +132,28 @@ int test_read_response(test_client *c, test_response *r) {
   ASSERT_EQ(sscanf(r->head.data, "HTTP/1.1 %d", &r->status), 1);
   char cl[32];
   size_t body_len = 0;
+  if (test_header(r, "transfer-encoding", cl, sizeof cl) && strcmp(cl, "chunked") == 0) {
+    /* a streamed answer: chunk-size CRLF data CRLF ..., ended by 0 CRLF CRLF */
+    size_t off = head_len;
+    for (;;) {
+      char *eol;
+      while (!(eol = memmem(c->in.data + off, c->in.len - off, "\r\n", 2))) ASSERT(fill(c) > 0);
+      size_t size = strtoul(c->in.data + off, NULL, 16);
+      size_t data = (size_t)(eol - c->in.data) + 2;
+      while (c->in.len < data + size + 2) ASSERT(fill(c) > 0);
+      ASSERT(memcmp(c->in.data + data + size, "\r\n", 2) == 0);
+      pv_buf_add(&r->body, c->in.data + data, size);
+      off = data + size + 2;
+      if (size == 0) break;
+      /* drop what is consumed so the buffer stays one chunk long */
+      memmove(c->in.data, c->in.data + off, c->in.len - off);
+      pv_buf_setlen(&c->in, c->in.len - off);
+      off = 0;
+    }
+    memmove(c->in.data, c->in.data + off, c->in.len - off);
+    pv_buf_setlen(&c->in, c->in.len - off);
+    return 0;
+  }
   if (test_header(r, "content-length", cl, sizeof cl)) body_len = strtoul(cl, NULL, 10);
   while (c->in.len < head_len + body_len) ASSERT(fill(c) > 0);
   pv_buf_add(&r->body, c->in.data + head_len, body_len);

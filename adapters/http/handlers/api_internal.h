@@ -135,5 +135,20 @@ void api_users_create(http_request *req);
 void api_users_get(http_request *req);
 void api_users_update(http_request *req);
 void api_users_set_password(http_request *req);
+/* Queries of accounts and contacts (api_contacts_read.c, api_accounts_read.c,
+ * api_search_read.c over api_query.h). */
+void api_contacts_list(http_request *req);
+void api_contacts_export(http_request *req);
+void api_contacts_get(http_request *req);
+void api_contacts_audit(http_request *req);
+void api_contacts_timeline(http_request *req);
+void api_accounts_list(http_request *req);
+void api_accounts_export(http_request *req);
+void api_accounts_get(http_request *req);
+void api_accounts_children(http_request *req);
+void api_accounts_audit(http_request *req);
+void api_accounts_timeline(http_request *req);
+void api_audit_list(http_request *req);
+void api_search(http_request *req);
 
 #endif
