@@ -3,8 +3,9 @@
  * (POST /api/contacts/bulk, /api/accounts/bulk) run as jobs, and their
  * progress (GET /api/jobs/:id).
  *
- * A request names the ids (or, later, a filter over the read model) and an
- * action: update fields (a user's edit, source "manual"), soft delete or
+ * A request names the ids, or a filter over the read model with the count
+ * the client saw ("all N matching this filter": another count is 412, the
+ * selection changed under the client), and an action: update fields (a user's edit, source "manual"), soft delete or
  * restore. One writer command records the job before anything is applied:
  * bulk_job.started on the tenant's stream "bulk_jobs" and the ids, in
  * order, as bulk_job.selected chunks on "bulk_job-<id>". The request then
@@ -25,6 +26,7 @@
  * answering thread calls back under the job's mutex).
  */
 #include "adapters/http/handlers/api_crm.h"
+#include "adapters/http/handlers/api_query.h"
 
 #include "core/catalog.h"
 #include "core/common/pv_time.h"
@@ -663,12 +665,185 @@ static void pack_create(bulk_create *c, const cJSON *filter) {
   entity_stream("bulk_job", j->id, c->stream);
 }
 
+/* Records the job (ids selected) and starts it once durable. */
+static void bulk_record(http_request *req, bulk_job *j, const cJSON *filter) {
+  pv_error e = PV_ERROR_INIT;
+  const api_principal *ap = api_principal_of(req);
+  uint8_t r[ENTITY_ID_LEN / 2];
+  randombytes_buf(r, sizeof r);
+  sodium_bin2hex(j->id, sizeof j->id, r, sizeof r);
+  snprintf(j->tenant, sizeof j->tenant, "%s", ap->p.tenant);
+  snprintf(j->actor, sizeof j->actor, "%s", ap->actor);
+  bulk_create *c = pv_xcalloc(1, sizeof *c);
+  c->job = j;
+  pack_create(c, filter);
+  api_op *op = api_op_new(req, ap->p.tenant, ap->actor);
+  op->data = c;
+  op->data_free = bulk_create_free;
+  if (api_op_idempotency(op, &e)) {
+    http_respond_error(req, &e);
+    api_op_free(op);
+    return;
+  }
+  op->cmd.correlation_id = j->id;
+  op->cmd.decide = create_decide;
+  op->cmd.arg = c;
+  op->finish = create_finish;
+  api_op_submit(op);
+}
+
+/* ---- selection by filter (the read models, schema/010) ----------------- */
+
+/* The list filters of GET /api/contacts and /api/accounts
+ * (api_contacts_read.c, api_accounts_read.c), selecting ids only. */
+static const apiq_sort id_sort[] = {{"id", "r.id", APIQ_TEXT}};
+static const apiq_filter contact_filters[] = {
+    {"q", "r.search LIKE '%' || lower($?) || '%'", APIQ_CHECK_LIKE},
+    {"email", "r.email = lower(btrim($?)) OR r.emails @> ARRAY[lower(btrim($?))]",
+     APIQ_CHECK_TEXT},
+    {"domain", "r.email_domain = lower(btrim($?))", APIQ_CHECK_TEXT},
+    {"account_id", "r.account_id = $?", APIQ_CHECK_TEXT},
+    {"seniority", "r.seniority = $?", APIQ_CHECK_TEXT},
+    {"department", "r.department = $?", APIQ_CHECK_TEXT},
+    {"updated_since", "r.updated_at >= $?::timestamptz", APIQ_CHECK_TIME},
+};
+static const apiq_filter account_filters[] = {
+    {"q", "r.search LIKE '%' || lower($?) || '%'", APIQ_CHECK_LIKE},
+    {"domain", "r.domain = lower(btrim($?)) OR r.alternate_domains @> ARRAY[lower(btrim($?))]",
+     APIQ_CHECK_TEXT},
+    {"industry", "r.industry = $?", APIQ_CHECK_TEXT},
+    {"parent_id", "r.parent_id = $?", APIQ_CHECK_TEXT},
+    {"updated_since", "r.updated_at >= $?::timestamptz", APIQ_CHECK_TIME},
+};
+static const apiq_resource select_from[] = {
+    {.from = "rm_contacts.contacts r", .where = "r.tenant = $1 AND r.merged_into IS NULL",
+     .live = "NOT r.deleted", .deleted = "r.deleted", .tiebreak = "r.id",
+     .tiebreak_kind = APIQ_TEXT, .sorts = id_sort, .n_sorts = 1, .default_sort = "id",
+     .filters = contact_filters, .n_filters = sizeof contact_filters / sizeof contact_filters[0],
+     .item = "r.id"},
+    {.from = "rm_accounts.accounts r", .where = "r.tenant = $1", .live = "NOT r.deleted",
+     .deleted = "r.deleted", .tiebreak = "r.id", .tiebreak_kind = APIQ_TEXT, .sorts = id_sort,
+     .n_sorts = 1, .default_sort = "id", .filters = account_filters,
+     .n_filters = sizeof account_filters / sizeof account_filters[0], .item = "r.id"},
+};
+
+typedef struct bulk_select {
+  http_request *req;
+  bulk_job *j;
+  apiq_query q;
+  cJSON *filter;
+  int64_t expected;
+} bulk_select;
+
+static void select_free(bulk_select *sel) {
+  if (sel->j) job_free(sel->j);
+  apiq_release(&sel->q);
+  cJSON_Delete(sel->filter);
+  free(sel);
+}
+
+static void selected(pg_conn *c, int rc, PGresult *res, const pv_error *qerr, void *arg) {
+  bulk_select *sel = arg;
+  (void)c;
+  pv_error e = PV_ERROR_INIT;
+  if (rc) {
+    e = *qerr;
+    pv_error_set(&e, rc, NULL, "could not select by the filter");
+    pv_error_detail(&e, "%s", qerr->message);
+  } else {
+    size_t n = (size_t)PQntuples(res);
+    if (n == 0 || n > BULK_MAX_IDS) {
+      rc = pv_error_set(&e, PV_EINVAL, "/filter", "the filter matches %zu, not 1 to %d", n,
+                        BULK_MAX_IDS);
+    } else if ((int64_t)n != sel->expected) {
+      rc = pv_error_set(&e, PV_EPRECONDITION, "/expected_count",
+                        "the filter matches %zu, not %lld", n, (long long)sel->expected);
+      pv_error_hint(&e, "The selection changed: look at it again and send its count.");
+    } else {
+      bulk_job *j = sel->j;
+      j->ids = pv_xcalloc(n, sizeof *j->ids);
+      for (size_t i = 0; i < n; i++) j->ids[i] = pv_xstrdup(PQgetvalue(res, (int)i, 0));
+      j->total = n;
+    }
+    PQclear(res);
+  }
+  if (rc) {
+    http_respond_error(sel->req, &e);
+  } else {
+    bulk_record(sel->req, sel->j, sel->filter);
+    sel->j = NULL;
+  }
+  select_free(sel);
+}
+
+/* The filter object as a list query string ("format=json&name=value..."). */
+static int filter_qs(const cJSON *filter, pv_buf *qs, pv_error *e) {
+  if (!cJSON_IsObject(filter))
+    return pv_error_set(e, PV_EBADTYPE, "/filter", "\"filter\" must be an object");
+  pv_buf_addstr(qs, "format=json");
+  for (const cJSON *m = filter->child; m; m = m->next) {
+    char f[128], num[32];
+    snprintf(f, sizeof f, "/filter/%s", m->string);
+    const char *v = cJSON_IsString(m) ? m->valuestring
+                    : cJSON_IsBool(m) ? (cJSON_IsTrue(m) ? "true" : "false")
+                                      : NULL;
+    if (cJSON_IsNumber(m)) {
+      snprintf(num, sizeof num, "%.17g", m->valuedouble);
+      v = num;
+    }
+    if (!v) return pv_error_set(e, PV_EBADTYPE, f, "a filter value is a string");
+    if (!strcmp(m->string, "format") || !strcmp(m->string, "sort") ||
+        !strcmp(m->string, "cursor") || !strcmp(m->string, "limit"))
+      return pv_error_set(e, PV_EINVAL, f, "unknown filter \"%s\"", m->string);
+    pv_buf_addch(qs, '&');
+    for (const char *p = m->string; *p; p++) pv_buf_addf(qs, "%%%02X", (unsigned char)*p);
+    pv_buf_addch(qs, '=');
+    for (const char *p = v; *p; p++) pv_buf_addf(qs, "%%%02X", (unsigned char)*p);
+  }
+  return 0;
+}
+
+/* Resolves the filter on the read model, then records the job. Takes j. */
+static void select_then_record(http_request *req, bulk_job *j, const cJSON *filter,
+                               const cJSON *expected) {
+  api *a = http_request_app(req);
+  pv_error e = PV_ERROR_INIT;
+  bulk_select *sel = pv_xcalloc(1, sizeof *sel);
+  sel->req = req;
+  sel->j = j;
+  sel->filter = cJSON_Duplicate(filter, true);
+  pv_buf qs = PV_BUF_INIT;
+  const char *tenant = api_principal_of(req)->p.tenant;
+  int rc = 0;
+  if (!cJSON_IsNumber(expected) || expected->valuedouble < 1 ||
+      expected->valuedouble != (double)(int64_t)expected->valuedouble)
+    rc = pv_error_set(&e, expected ? PV_EBADTYPE : PV_EINVAL, "/expected_count",
+                      "a filter needs expected_count, the number of matches seen");
+  else if (!a->db)
+    rc = pv_error_set(&e, PV_EUNAVAILABLE, "/filter", "no read-model database is configured");
+  if (rc == 0 && (rc = filter_qs(filter, &qs, &e)) == 0 &&
+      (rc = apiq_build(&select_from[j->entity], APIQ_EXPORT, qs.data, &tenant, 1, &sel->q,
+                       &e)))
+    crm_error_prefix(&e, "/filter");
+  pv_buf_release(&qs);
+  if (rc == 0) {
+    sel->expected = (int64_t)expected->valuedouble;
+    const char *values[32];
+    apiq_values(&sel->q, values);
+    rc = pg_pool_query(a->db, sel->q.sql.data, sel->q.n, values, selected, sel);
+    if (rc) pv_error_set(&e, rc, NULL, "the read-model database is busy");
+  }
+  if (rc) {
+    http_respond_error(req, &e);
+    select_free(sel);
+  }
+}
+
 static void bulk_route(http_request *req, bulk_entity entity) {
   cJSON *body;
   if (crm_object_body(req, &body)) return;
   pv_error e = PV_ERROR_INIT;
   api *a = http_request_app(req);
-  const api_principal *ap = api_principal_of(req);
   const char *action = NULL;
   int rc = http_json_string(body, "action", true, &action, &e);
   bulk_job *j = job_new(a);
@@ -701,41 +876,17 @@ static void bulk_route(http_request *req, bulk_entity entity) {
   }
   if (rc == 0 && ids && filter)
     rc = pv_error_set(&e, PV_EINVAL, "/filter", "give ids or a filter, not both");
-  else if (rc == 0 && filter) {
-    rc = pv_error_set(&e, PV_EUNAVAILABLE, "/filter",
-                      "selecting by filter needs the %ss read model, not available yet",
-                      entity_names[entity]);
-    pv_error_hint(&e, "Select by ids.");
-  } else if (rc == 0)
+  else if (rc == 0 && !filter)
     rc = parse_ids(ids, j, &e);
   if (rc) {
     job_free(j);
     http_respond_error(req, &e);
-    cJSON_Delete(body);
-    return;
+  } else if (filter) {
+    select_then_record(req, j, filter, cJSON_GetObjectItemCaseSensitive(body, "expected_count"));
+  } else {
+    bulk_record(req, j, NULL);
   }
   cJSON_Delete(body);
-  uint8_t r[ENTITY_ID_LEN / 2];
-  randombytes_buf(r, sizeof r);
-  sodium_bin2hex(j->id, sizeof j->id, r, sizeof r);
-  snprintf(j->tenant, sizeof j->tenant, "%s", ap->p.tenant);
-  snprintf(j->actor, sizeof j->actor, "%s", ap->actor);
-  bulk_create *c = pv_xcalloc(1, sizeof *c);
-  c->job = j;
-  pack_create(c, NULL);
-  api_op *op = api_op_new(req, ap->p.tenant, ap->actor);
-  op->data = c;
-  op->data_free = bulk_create_free;
-  if (api_op_idempotency(op, &e)) {
-    http_respond_error(req, &e);
-    api_op_free(op);
-    return;
-  }
-  op->cmd.correlation_id = j->id;
-  op->cmd.decide = create_decide;
-  op->cmd.arg = c;
-  op->finish = create_finish;
-  api_op_submit(op);
 }
 
 void api_contacts_bulk(http_request *req) { bulk_route(req, BULK_CONTACT); }
