@@ -53,7 +53,8 @@
  * exact). */
 #define BULK_MAX_FAILURES 1000
 /* Jobs running at once per api: each has a thread; 4 is arbitrary and
- * enough for a console's bulk actions. */
+ * enough for a console's bulk actions. A request beyond is 503; jobs
+ * resumed at start all run. */
 #define BULK_MAX_RUNNING 4
 
 typedef enum bulk_entity { BULK_CONTACT, BULK_ACCOUNT } bulk_entity;
@@ -300,34 +301,39 @@ static void *job_main(void *arg) {
   return NULL;
 }
 
-/* Adds j to the api's jobs and starts its thread. Returns: 0 or PV_EBUSY. */
-static int job_start(bulk_job *j) {
-  crm_jobs *js = jobs_of(j->a);
-  pthread_mutex_lock(&js->mu);
+/* Jobs running now. */
+static size_t jobs_running(api *a) {
+  crm_jobs *js = jobs_of(a);
   size_t running = 0;
+  pthread_mutex_lock(&js->mu);
   for (bulk_job *o = js->head; o; o = o->next_job) {
     pthread_mutex_lock(&o->mu);
     running += o->status == BULK_RUNNING;
     pthread_mutex_unlock(&o->mu);
   }
-  int rc = running >= BULK_MAX_RUNNING ? PV_EBUSY : 0;
-  if (rc == 0) {
-    j->slots = pv_xcalloc(BULK_WINDOW, sizeof *j->slots);
-    for (size_t i = 0; i < BULK_WINDOW; i++) {
-      j->slots[i].next_free = j->free_slots;
-      j->free_slots = &j->slots[i];
-    }
-    j->failures = pv_xcalloc(BULK_MAX_FAILURES, sizeof *j->failures);
-    j->status = BULK_RUNNING;
-    j->run_start_ns = pv_mono_ns();
-    if (!j->started_us) j->started_us = (int64_t)pv_wall_us();
-    if (pthread_create(&j->thread, NULL, job_main, j) == 0) j->thread_started = true;
-    else j->status = BULK_INTERRUPTED;
+  pthread_mutex_unlock(&js->mu);
+  return running;
+}
+
+/* Adds j to the api's jobs and starts its thread (the cap on running jobs
+ * is checked before a job is recorded: a recorded job always runs). */
+static void job_start(bulk_job *j) {
+  crm_jobs *js = jobs_of(j->a);
+  j->slots = pv_xcalloc(BULK_WINDOW, sizeof *j->slots);
+  for (size_t i = 0; i < BULK_WINDOW; i++) {
+    j->slots[i].next_free = j->free_slots;
+    j->free_slots = &j->slots[i];
   }
+  j->failures = pv_xcalloc(BULK_MAX_FAILURES, sizeof *j->failures);
+  j->status = BULK_RUNNING;
+  j->run_start_ns = pv_mono_ns();
+  if (!j->started_us) j->started_us = (int64_t)pv_wall_us();
+  pthread_mutex_lock(&js->mu);
+  if (pthread_create(&j->thread, NULL, job_main, j) == 0) j->thread_started = true;
+  else j->status = BULK_INTERRUPTED;
   j->next_job = js->head;
   js->head = j;
   pthread_mutex_unlock(&js->mu);
-  return rc;
 }
 
 void crm_jobs_stop(api *a) {
@@ -514,7 +520,7 @@ void crm_jobs_resume(api *a) {
       bulk_job *j;
       if (scan_jobs(a, tenant, &one) == 0 && job_load(a, tenant, sc.open[i], &one, &j) == 0) {
         j->resumed = true;
-        if (job_start(j)) j->status = BULK_INTERRUPTED;
+        job_start(j);
       }
       scan_release(&one);
     }
@@ -594,8 +600,8 @@ static void create_finish(api_op *op) {
   }
   bulk_job *j = c->job;
   c->job = NULL;
-  int rc = job_start(j);
-  answer_job(op->req, j->id, rc == 0 ? "running" : "interrupted", j->total,
+  job_start(j);
+  answer_job(op->req, j->id, j->status == BULK_RUNNING ? "running" : "interrupted", j->total,
              position + cmd->event_count - 1);
   api_op_free(op);
 }
@@ -876,6 +882,10 @@ static void bulk_route(http_request *req, bulk_entity entity) {
   }
   if (rc == 0 && ids && filter)
     rc = pv_error_set(&e, PV_EINVAL, "/filter", "give ids or a filter, not both");
+  else if (rc == 0 && jobs_running(a) >= BULK_MAX_RUNNING) {
+    rc = pv_error_set(&e, PV_EBUSY, NULL, "%d bulk jobs are running", BULK_MAX_RUNNING);
+    http_response_header(req, "Retry-After", "5");
+  }
   else if (rc == 0 && !filter)
     rc = parse_ids(ids, j, &e);
   if (rc) {
