@@ -71,10 +71,7 @@ void api_search(http_request *req) {
   const char *q = NULL, *lim = NULL;
   pv_error e = PV_ERROR_INIT;
   apiq_params p;
-  if (apiq_params_parse(http_request_query(req), &p, &e)) {
-    http_respond_error(req, &e);
-    return;
-  }
+  if (apiq_params_parse(http_request_query(req), &p, &e)) goto fail;
   for (size_t i = 0; i < p.n; i++) {
     if (strcmp(p.names[i], "q") == 0) q = p.values[i];
     else if (strcmp(p.names[i], "limit") == 0) lim = p.values[i];
