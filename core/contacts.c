@@ -678,7 +678,18 @@ int contact_upsert_decide(writer_ctx *ctx, void *argp, pv_error *err) {
     phone_probe = np;
     probe(ctx, &probes[np++], "phone", v);
   }
-  if (np == 0) {
+  if (arg->target_id) {
+    if (!entity_id_valid(arg->target_id)) {
+      rc = pv_error_set(err, PV_ENOTFOUND, NULL, "no such contact");
+      goto out;
+    }
+    if (obs.has_email && probes[0].owner[0] && strcmp(probes[0].owner, arg->target_id) != 0) {
+      rc = pv_error_set(err, PV_EEXISTS, "/email", "contact %s has this email", probes[0].owner);
+      pv_error_hint(err, "Merge the two contacts to join them.");
+      goto out;
+    }
+    snprintf(arg->id, sizeof arg->id, "%s", arg->target_id);
+  } else if (np == 0) {
     rc = pv_error_set(err, PV_EINVAL, "/email", "a contact needs an identifier");
     pv_error_detail(err, "Give an email address, an external id, or a valid phone number "
                          "with an account.");
@@ -701,6 +712,10 @@ int contact_upsert_decide(writer_ctx *ctx, void *argp, pv_error *err) {
 
   if (arg->id[0]) {
     if ((rc = contact_load(ctx, arg->id, &st, err))) goto out;
+    if (arg->target_id && (!st.exists || st.deleted || st.merged_into[0])) {
+      rc = pv_error_set(err, PV_ENOTFOUND, NULL, "contact %s does not exist", arg->id);
+      goto out;
+    }
     if (st.deleted) {
       rc = pv_error_set(err, PV_EEXISTS, "/email", "contact %s is deleted", arg->id);
       pv_error_hint(err, "Restore the contact to update it.");

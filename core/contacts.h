@@ -234,10 +234,16 @@ void contact_decide_unmerge(const contact_state *winner, const contact_merge_rec
  * contact. Returns: 0, PV_EINVAL (bad input or no identifier at all),
  * PV_ENOTFOUND (/account_id is not a live account), PV_EEXISTS (the
  * contact it reaches is deleted; /email).
+ * With target_id set the command is an edit of that contact (the HTTP
+ * PATCH): identity lookup is skipped, no identifier is needed, the
+ * identifiers it observes are claimed when free, and an email another
+ * contact owns is refused (PV_EEXISTS on /email: merge them instead);
+ * PV_ENOTFOUND when the contact is absent, deleted or merged.
  * Initialise the arg with zeros (memset or `= {0}`) before filling `in`.
  */
 typedef struct contact_upsert_arg {
   contact_input in;
+  const char *target_id; /* NULL: upsert by identity */
   /* private: set by contact_upsert_prepare */
   bool prepared;
   contact_obs obs;

@@ -3,7 +3,7 @@
  * command path to the writer and back, and the in-memory login lockout.
  * See api.h for the life cycle and the rules.
  */
-#include "adapters/http/handlers/api_internal.h"
+#include "adapters/http/handlers/api_crm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -343,6 +343,7 @@ int api_new(uv_loop_t *loop, writer_t *writer, const api_config *cfg, api **out,
   http_server_set_authenticate(a->srv, authenticate, a);
   uv_async_init(loop, &a->done_async, on_done_async);
   a->done_async.data = a;
+  crm_jobs_resume(a);
   *out = a;
   return 0;
 fail:
@@ -390,10 +391,14 @@ int api_listen(api *a, pv_error *err) {
 
 http_server *api_http(api *a) { return a->srv; }
 
-void api_stop(api *a) { uv_async_send(&a->stop_async); }
+void api_stop(api *a) {
+  crm_jobs_stop(a);
+  uv_async_send(&a->stop_async);
+}
 
 void api_free(api *a) {
   if (!a) return;
+  crm_jobs_free(a); /* joins the job threads: the writer still runs */
   if (!a->listening) {
     /* never ran: close what api_new opened, on the caller's loop */
     if (a->pool) auth_pwpool_close(a->pool);

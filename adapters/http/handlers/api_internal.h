@@ -44,6 +44,7 @@ typedef struct api_lockout_entry {
 
 typedef struct api_op api_op;
 typedef struct api_imports api_imports;
+typedef struct crm_jobs crm_jobs; /* api_bulk.c */
 
 struct api {
   uv_loop_t *loop;
@@ -66,6 +67,7 @@ struct api {
   char phone_region[8];
   ds_service *dsets;          /* domain-set worker, started on first use */
   api_imports *imports;       /* NULL without a data directory */
+  crm_jobs *jobs;             /* bulk jobs (api_crm.h) */
 };
 
 /* The authenticated principal of a request (http_request_principal). */
