@@ -32,63 +32,13 @@ void crm_error_prefix(pv_error *err, const char *prefix) {
   snprintf(err->field, sizeof err->field, "%s", f);
 }
 
-static int digits(const char *s, int n, int *out) {
-  int v = 0;
-  for (int i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return 0;
-}
-
-/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM). */
-static int parse_rfc3339(const char *s, int64_t *us) {
-  int y, mo, d, h, mi, sec;
-  size_t n = strlen(s);
-  if (n < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
-      digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' ||
-      digits(s + 17, 2, &sec))
-    return -1;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return -1;
-  const char *p = s + 19;
-  int64_t frac = 0;
-  if (*p == '.') {
-    int k = 0;
-    for (p++; *p >= '0' && *p <= '9'; p++, k++)
-      if (k < 6) frac = frac * 10 + (*p - '0');
-    if (k == 0) return -1;
-    for (; k < 6; k++) frac *= 10;
-  }
-  int offset_s = 0;
-  if (*p == 'Z' || *p == 'z') {
-    p++;
-  } else if (*p == '+' || *p == '-') {
-    int oh, om;
-    if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
-      return -1;
-    offset_s = (oh * 3600 + om * 60) * (*p == '-' ? -1 : 1);
-    p += 6;
-  } else {
-    return -1;
-  }
-  if (*p) return -1;
-  struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                  .tm_min = mi, .tm_sec = sec};
-  time_t t = timegm(&tm);
-  if (tm.tm_mday != d) return -1; /* 2026-02-30 rolled over */
-  *us = ((int64_t)t - offset_s) * 1000000 + frac;
-  return *us > 0 ? 0 : -1;
-}
-
 int crm_parse_time(const cJSON *v, const char *field, int64_t *us, pv_error *err) {
   if (cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 9.0e15 &&
       v->valuedouble == floor(v->valuedouble)) {
     *us = (int64_t)v->valuedouble;
     return 0;
   }
-  if (cJSON_IsString(v) && parse_rfc3339(v->valuestring, us) == 0) return 0;
+  if (cJSON_IsString(v) && pv_parse_rfc3339_us(v->valuestring, us) && *us > 0) return 0;
   pv_error_set(err, PV_EINVAL, field, "not a time");
   pv_error_hint(err, "Send an RFC 3339 time such as \"2026-11-26T09:00:00Z\", or "
                      "microseconds since the epoch.");
