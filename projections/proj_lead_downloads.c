@@ -18,7 +18,7 @@ int proj_lead_downloads_fold(pg_conn *c, const evt_envelope *events, size_t n, p
   pv_buf buf = PV_BUF_INIT;
   int rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) {
-    const char *v[PROJ_ROW_COUNT];
+    const char *v[PROJ_ROW_COUNT] = {0};
     if ((rc = proj_row_of(&events[i], "download-", &buf, v, err))) break;
     const char *params[] = {v[PROJ_ROW_TENANT], v[PROJ_ROW_ID], v[PROJ_ROW_POSITION],
                             v[PROJ_ROW_TS],     v[PROJ_ROW_ACTOR], v[PROJ_ROW_PAYLOAD]};

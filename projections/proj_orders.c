@@ -44,7 +44,7 @@ int proj_orders_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error 
   int rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) {
     const evt_envelope *e = &events[i];
-    const char *v[PROJ_ROW_COUNT];
+    const char *v[PROJ_ROW_COUNT] = {0};
     if ((rc = proj_row_of(e, "order-", &buf, v, err))) break;
     const char *params[] = {v[PROJ_ROW_TENANT],  v[PROJ_ROW_ID],      v[PROJ_ROW_POSITION],
                             v[PROJ_ROW_TS],      v[PROJ_ROW_PAYLOAD], v[PROJ_ROW_VERSION],

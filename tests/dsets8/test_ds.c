@@ -94,7 +94,9 @@ static void random_string(unsigned *seed, char *out, size_t n, unsigned alphabet
 /* A few random edits of src into out. */
 static void mutate(unsigned *seed, const char *src, char *out, unsigned edits) {
   char buf[DS_STR_MAX + 8];
-  snprintf(buf, sizeof buf, "%s", src);
+  size_t len = strnlen(src, DS_STR_MAX);
+  memcpy(buf, src, len);
+  buf[len] = '\0';
   for (unsigned k = 0; k < edits; k++) {
     size_t n = strlen(buf);
     size_t p = n ? rnd(seed) % (n + 1) : 0;
