@@ -9,5 +9,10 @@
 
 int proj_event_counts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 int proj_audit_events_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+/* proj_directory.c: accounts and contacts (issue 5) */
+int proj_accounts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+int proj_contacts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+int proj_field_changes_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+int proj_timeline_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 
 #endif

@@ -11,12 +11,31 @@
 
 #include <string.h>
 
+#define PROJ_CONTACT_TYPES                                                     \
+  "contact.created", "contact.updated", "contact.merged", "contact.merged_into", \
+      "contact.merge_undone", "contact.unmerged", "contact.deleted", "contact.restored"
+#define PROJ_ACCOUNT_TYPES                                                     \
+  "account.created", "account.updated", "account.deleted", "account.restored"
+
+/* Accounts read contacts' events too: the contact counts and rollups. */
+static const char *const accounts_types[] = {PROJ_ACCOUNT_TYPES, PROJ_CONTACT_TYPES, NULL};
+static const char *const contacts_types[] = {PROJ_CONTACT_TYPES, NULL};
+static const char *const field_changes_types[] = {PROJ_ACCOUNT_TYPES, PROJ_CONTACT_TYPES,
+                                                  "custom_field.defined", NULL};
+static const char *const timeline_types[] = {PROJ_ACCOUNT_TYPES, PROJ_CONTACT_TYPES,
+                                             "note.added", NULL};
+
 static const proj_def registry[] = {
     /* Counts per (tenant, type); deliberately NOT idempotent (n = n + k):
      * a batch applied twice shows. The crash tests rely on that. */
     {"event_counts", NULL, "rm_event_counts", proj_event_counts_fold},
     /* Every event as an audit/timeline row, payload as jsonb. */
     {"audit_events", NULL, "rm_audit_events", proj_audit_events_fold},
+    /* Accounts and contacts (proj_directory.c, docs/read-models.md). */
+    {"accounts", accounts_types, "rm_accounts", proj_accounts_fold},
+    {"contacts", contacts_types, "rm_contacts", proj_contacts_fold},
+    {"field_changes", field_changes_types, "rm_field_changes", proj_field_changes_fold},
+    {"timeline", timeline_types, "rm_timeline", proj_timeline_fold},
 };
 
 size_t proj_count(void) { return sizeof registry / sizeof registry[0]; }
