@@ -30,7 +30,8 @@
 #include <sys/stat.h>
 
 #define SERVE_USAGE \
-  "pivotal serve [--data-dir DIR] [--listen HOST:PORT] [--database-url URL] [--jwt-key-file F]"
+  "pivotal serve [--data-dir DIR] [--listen HOST:PORT] [--database-url URL] [--jwt-key-file F]" \
+  " [--unsub-key-file F] [--phone-region CC]"
 
 static void print_applied(const pg_migration *m, void *arg) {
   (void)arg;
@@ -69,12 +70,19 @@ static int serve_http_start(serve_http *h, const pv_settings *s, const char *con
                             serve_hooks *hooks, pv_error *err) {
   uint8_t key[API_JWT_KEY_MAX];
   size_t key_len = 0;
+  uint8_t unsub_key[API_UNSUB_KEY_BYTES];
   int rc = api_load_jwt_key(s->jwt_key_file, s->data_dir, key, &key_len, err);
-  if (rc) return rc;
+  if (rc == 0) rc = api_load_unsub_key(s->unsub_key_file, s->data_dir, unsub_key, err);
+  if (rc) {
+    memset(key, 0, sizeof key);
+    return rc;
+  }
   api_config cfg;
   api_config_init(&cfg);
   cfg.jwt_key = key;
   cfg.jwt_key_len = key_len;
+  cfg.unsub_key = unsub_key;
+  cfg.phone_region = s->phone_region;
   cfg.http.access_log = stderr;
   cfg.database_conninfo = conninfo;
   uv_loop_init(&h->loop);
@@ -84,6 +92,7 @@ static int serve_http_start(serve_http *h, const pv_settings *s, const char *con
     rc = api_listen(h->api, err);
   }
   memset(key, 0, sizeof key);
+  memset(unsub_key, 0, sizeof unsub_key);
   if (rc == 0 && pthread_create(&h->thread, NULL, serve_http_main, h) != 0)
     rc = pv_error_set(err, PV_ENOMEM, NULL, "could not start the HTTP thread");
   if (rc) {

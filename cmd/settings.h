@@ -21,7 +21,11 @@
   XX(log_max_size, "--log-max-size", "PIVOTAL_LOG_MAX_SIZE", "64G",                             \
      "cap on the event log's size (K, M, G suffixes); at the cap commands get \"storage full\"") \
   XX(jwt_key_file, "--jwt-key-file", "PIVOTAL_JWT_KEY_FILE", "",                                \
-     "HS256 key for access tokens (32 to 1024 raw bytes); empty: DIR/jwt.key, made once (0600)")
+     "HS256 key for access tokens (32 to 1024 raw bytes); empty: DIR/jwt.key, made once (0600)") \
+  XX(unsub_key_file, "--unsub-key-file", "PIVOTAL_UNSUB_KEY_FILE", "",                          \
+     "HMAC key of one-click unsubscribe links (32 raw bytes); empty: DIR/unsub.key, made once") \
+  XX(phone_region, "--phone-region", "PIVOTAL_PHONE_REGION", "US",                              \
+     "region (ISO 3166 alpha-2) a phone number without \"+\" is read in")
 
 typedef struct pv_settings {
 #define PV__XX(field, flag, env, def, help) const char *field;

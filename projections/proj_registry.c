@@ -24,6 +24,16 @@ static const char *const field_changes_types[] = {PROJ_ACCOUNT_TYPES, PROJ_CONTA
                                                   "custom_field.defined", NULL};
 static const char *const timeline_types[] = {PROJ_ACCOUNT_TYPES, PROJ_CONTACT_TYPES,
                                              "note.added", NULL};
+static const char *const suppressions_types[] = {"suppression.added", "suppression.removed",
+                                                  NULL};
+static const char *const leads_types[] = {
+    "lead.created",  "lead.reviewer_assigned", "lead.review_started", "lead.checklist_item_set",
+    "lead.flagged",  "lead.approved",          "lead.rejected",       "lead.reopened",
+    "lead.published", NULL};
+static const char *const orders_types[] = {"order.created", "order.campaign_linked",
+                                           "order.campaign_unlinked", "order.status_changed",
+                                           NULL};
+static const char *const lead_downloads_types[] = {"lead_download.recorded", NULL};
 
 static const proj_def registry[] = {
     /* Counts per (tenant, type); deliberately NOT idempotent (n = n + k):
@@ -36,6 +46,11 @@ static const proj_def registry[] = {
     {"contacts", contacts_types, "rm_contacts", proj_contacts_fold},
     {"field_changes", field_changes_types, "rm_field_changes", proj_field_changes_fold},
     {"timeline", timeline_types, "rm_timeline", proj_timeline_fold},
+    /* issue 7: compliance, lead QA, orders, lead downloads */
+    {"suppressions", suppressions_types, "rm_suppressions", proj_suppressions_fold},
+    {"leads", leads_types, "rm_leads", proj_leads_fold},
+    {"orders", orders_types, "rm_orders", proj_orders_fold},
+    {"lead_downloads", lead_downloads_types, "rm_lead_downloads", proj_lead_downloads_fold},
 };
 
 size_t proj_count(void) { return sizeof registry / sizeof registry[0]; }

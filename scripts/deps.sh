@@ -10,7 +10,7 @@ PACKAGES="
   libsodium-dev libuv1-dev libcurl4-openssl-dev libpq-dev
   postgresql postgresql-contrib node-llhttp wrk
   libidn2-dev libpsl-dev publicsuffix libutf8proc-dev libphonenumber-dev
-  libyaml-dev
+  libyaml-dev libcsv-dev
 "
 
 missing=""

@@ -253,6 +253,9 @@ const char *http_request_header(const http_request *req, const char *name);
 const char *http_request_param(const http_request *req, const char *name);
 /* The request id echoed in X-Request-Id. */
 const char *http_request_id(const http_request *req);
+/* The peer's IP address as text (IPv4 dotted or IPv6) into out.
+ * Returns: 0, or -1 when the connection is gone or the address unknown. */
+int http_request_peer(const http_request *req, char *out, size_t cap);
 /* Buffered routes: the whole body (NUL-terminated; "" when none). */
 const char *http_request_body(const http_request *req, size_t *len);
 const http_route *http_request_route(const http_request *req);
@@ -326,5 +329,21 @@ void http_respond_json(http_request *req, int status, cJSON *json);
  * (pv_err_name) and field (when set), plus hint when set.
  */
 void http_respond_error(http_request *req, const pv_error *e);
+
+/*
+ * A streamed answer of unknown length (an export): http_respond_start sends
+ * the status and headers with Transfer-Encoding: chunked (HTTP/1.0: no
+ * coding, the connection closes after), each http_respond_chunk one chunk
+ * (data copied; empty ones are skipped), http_respond_end the last chunk
+ * and frees the request. start counts as the request's one answer; end must
+ * follow, also when the connection was lost meanwhile (chunks are then
+ * dropped). Errors after start cannot change the status: end early, and
+ * the client sees a body that stops (a chunked one without its last chunk
+ * if the connection is closed instead).
+ * Thread: the loop's.
+ */
+void http_respond_start(http_request *req, int status, const char *content_type);
+void http_respond_chunk(http_request *req, const void *data, size_t len);
+void http_respond_end(http_request *req);
 
 #endif

@@ -72,6 +72,10 @@ struct http_request {
   bool responded;
   bool has_body;
   bool is_head;
+  bool streaming_out;       /* http_respond_start ran; http_respond_end owed */
+  bool chunked;             /* the streamed answer is chunk-encoded */
+  int out_status;
+  size_t out_bytes;
   pv_buf resp_headers;
 };
 

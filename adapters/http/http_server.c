@@ -428,6 +428,76 @@ void http_respond(http_request *req, int status, const char *content_type,
   if (!c->closing && !c->close_after_write && !c->req) conn_drive(c);
 }
 
+/* ---- Streamed answers (chunked transfer coding, RFC 9112 §7.1) */
+
+void http_respond_start(http_request *req, int status, const char *content_type) {
+  if (req->responded) abort(); /* a handler answered twice: a bug */
+  req->responded = true;
+  req->streaming_out = true;
+  req->out_status = status;
+  http_server *srv = req->srv;
+  http_conn *c = req->conn;
+  if (!c) return; /* lost: chunks are dropped, http_respond_end frees */
+  if ((!req->msg_complete && req->has_body) || srv->stopping) c->keep_alive = false;
+  /* HTTP/1.0 has no chunked coding: the body ends when the connection does */
+  req->chunked = !http_parse_is_http10(&c->parse);
+  if (!req->chunked) c->keep_alive = false;
+  date_header(srv);
+  pv_buf out = PV_BUF_INIT;
+  pv_buf_addf(&out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, status_text(status), srv->date);
+  if (content_type) pv_buf_addf(&out, "Content-Type: %s\r\n", content_type);
+  if (req->chunked) pv_buf_addstr(&out, "Transfer-Encoding: chunked\r\n");
+  pv_buf_addf(&out, "X-Request-Id: %s\r\n", req->id);
+  pv_buf_add(&out, req->resp_headers.data, req->resp_headers.len);
+  if (!c->keep_alive) pv_buf_addstr(&out, "Connection: close\r\n");
+  pv_buf_addstr(&out, "\r\n");
+  req->out_bytes += out.len;
+  uv_timer_stop(&c->timer);
+  conn_write(c, &out);
+}
+
+void http_respond_chunk(http_request *req, const void *data, size_t len) {
+  if (!req->streaming_out) abort(); /* no http_respond_start: a bug */
+  http_conn *c = req->conn;
+  if (!c || c->closing || len == 0 || req->is_head) return;
+  pv_buf out = PV_BUF_INIT;
+  pv_buf_grow(&out, len + 32);
+  if (req->chunked) pv_buf_addf(&out, "%zx\r\n", len);
+  pv_buf_add(&out, data, len);
+  if (req->chunked) pv_buf_addstr(&out, "\r\n");
+  req->out_bytes += out.len;
+  conn_write(c, &out);
+}
+
+void http_respond_end(http_request *req) {
+  if (!req->streaming_out) abort();
+  req->streaming_out = false;
+  http_server *srv = req->srv;
+  http_conn *c = req->conn;
+  uint64_t dur_ns = pv_mono_ns() - req->start_ns;
+  stats_record(srv, req, req->out_status, (double)dur_ns / 1e9);
+  access_log(srv, req, req->out_status, req->out_bytes, dur_ns / 1000);
+  if (!c || c->closing) {
+    if (c) c->req = NULL;
+    request_free(req);
+    return;
+  }
+  pv_buf out = PV_BUF_INIT;
+  if (req->chunked && !req->is_head) pv_buf_addstr(&out, "0\r\n\r\n");
+  if (!c->keep_alive) c->close_after_write = true;
+  if (req->msg_complete || !c->keep_alive) {
+    c->req = NULL;
+    request_free(req);
+  }
+  if (out.len) {
+    conn_write(c, &out);
+  } else {
+    pv_buf_release(&out);
+    if (c->close_after_write && c->tcp.write_queue_size == 0) conn_linger(c);
+  }
+  if (!c->closing && !c->close_after_write && !c->req) conn_drive(c);
+}
+
 /* ---- Connection: parser callbacks */
 
 static void on_timer(uv_timer_t *t);
@@ -665,6 +735,7 @@ static bool conn_blocked(const http_conn *c) {
   const http_request *req = c->req;
   if (c->close_after_write || c->tcp.write_queue_size > HTTP_WRITE_BACKLOG)
     return true;
+  if (req && req->streaming_out) return true; /* until http_respond_end */
   return req && !req->responded && (req->msg_complete || req->paused);
 }
 
@@ -800,9 +871,10 @@ static void conn_close(http_conn *c) {
   c->req = NULL;
   if (req) {
     req->conn = NULL;
-    if (req->handler_called && !req->responded)
-      /* the handler owes an answer: the request lives on as an orphan
-       * that http_respond frees */
+    if (req->handler_called && (!req->responded || req->streaming_out))
+      /* the handler owes an answer (or the end of a streamed one): the
+       * request lives on as an orphan that http_respond (or
+       * http_respond_end) frees */
       request_end_stream(req, srv->stopping ? PV_ESHUTDOWN : PV_EIO);
     else
       request_free(req);
@@ -1102,6 +1174,17 @@ const char *http_request_header(const http_request *req, const char *name) {
   for (size_t i = 0; i < req->n_headers; i++)
     if (strcasecmp(req->headers[i].name, name) == 0) return req->headers[i].value;
   return NULL;
+}
+
+int http_request_peer(const http_request *req, char *out, size_t cap) {
+  if (!req->conn) return -1;
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)&ss, &len) != 0) return -1;
+  int rc = ss.ss_family == AF_INET6
+               ? uv_ip6_name((const struct sockaddr_in6 *)&ss, out, cap)
+               : uv_ip4_name((const struct sockaddr_in *)&ss, out, cap);
+  return rc == 0 ? 0 : -1;
 }
 
 const char *http_request_param(const http_request *req, const char *name) {

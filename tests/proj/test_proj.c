@@ -88,7 +88,7 @@ static void test_wakes_on_each_commit(void) {
   proj_engine *e = ptu_engine(log, w, url);
   for (int i = 0; i < 20; i++) ptu_wait(e, submit_note(w, "hello"));
   proj_lag lag[2];
-  ASSERT_EQ(proj_engine_lag(e, lag, 2), 2);
+  ASSERT_EQ(proj_engine_lag(e, lag, 2), proj_count()); /* every registered projection runs */
   for (int i = 0; i < 2; i++) {
     ASSERT_EQ(lag[i].lag_events, 0);
     ASSERT_EQ(lag[i].checkpoint, 20);

@@ -33,6 +33,7 @@ void api_config_init(api_config *cfg) {
   cfg->access_ttl_s = AUTH_JWT_TTL_MAX_S;
   cfg->pwpool.cost = AUTH_PWCOST_DEFAULT;
   cfg->default_tenant = "default";
+  cfg->phone_region = "US";
 }
 
 /* ---- authentication ---------------------------------------------------- */
@@ -316,6 +317,12 @@ int api_new(uv_loop_t *loop, writer_t *writer, const api_config *cfg, api **out,
   a->cfg = *cfg;
   memcpy(a->key, cfg->jwt_key, cfg->jwt_key_len);
   a->cfg.jwt_key = a->key;
+  if (cfg->unsub_key) memcpy(a->unsub_key, cfg->unsub_key, sizeof a->unsub_key);
+  else randombytes_buf(a->unsub_key, sizeof a->unsub_key);
+  a->cfg.unsub_key = a->unsub_key;
+  snprintf(a->phone_region, sizeof a->phone_region, "%s",
+           cfg->phone_region && cfg->phone_region[0] ? cfg->phone_region : "US");
+  a->cfg.phone_region = a->phone_region;
   a->writer = writer;
   a->log = writer_log(writer);
   a->users = pv_xcalloc(API_USER_CACHE, sizeof *a->users);
@@ -346,6 +353,7 @@ fail:
   auth_jwt_free(a->jwt);
   pthread_mutex_destroy(&a->done_lock);
   sodium_memzero(a->key, sizeof a->key);
+  sodium_memzero(a->unsub_key, sizeof a->unsub_key);
   free(a->users);
   free(a->lockout);
   free(a);
@@ -396,6 +404,7 @@ void api_free(api *a) {
   auth_jwt_free(a->jwt);
   pthread_mutex_destroy(&a->done_lock);
   sodium_memzero(a->key, sizeof a->key);
+  sodium_memzero(a->unsub_key, sizeof a->unsub_key);
   free(a->users);
   free(a->lockout);
   free(a);
@@ -403,49 +412,72 @@ void api_free(api *a) {
 
 /* ---- the signing key ---------------------------------------------------- */
 
-int api_load_jwt_key(const char *key_file, const char *data_dir,
-                     uint8_t key[API_JWT_KEY_MAX], size_t *len, pv_error *err) {
-  char path[PATH_MAX];
-  bool given = key_file && key_file[0];
-  if (given) snprintf(path, sizeof path, "%s", key_file);
-  else snprintf(path, sizeof path, "%s/jwt.key", data_dir);
+/* Reads the key at path (made once with `make_len` random bytes when absent
+ * and not given), of min..max bytes. */
+static int load_key(const char *what, const char *path, bool given, size_t make_len,
+                    uint8_t *key, size_t min, size_t max, size_t *len, pv_error *err) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0 && errno == ENOENT && !given) {
     /* First start: make the key. O_EXCL so two processes starting at once
      * cannot both write one; the loser reads the winner's. */
-    uint8_t fresh[AUTH_JWT_KEY_MIN_BYTES];
-    randombytes_buf(fresh, sizeof fresh);
+    uint8_t fresh[64];
+    randombytes_buf(fresh, make_len);
     int wfd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (wfd >= 0) {
-      bool ok = write(wfd, fresh, sizeof fresh) == (ssize_t)sizeof fresh && fsync(wfd) == 0;
+      bool ok = write(wfd, fresh, make_len) == (ssize_t)make_len && fsync(wfd) == 0;
       close(wfd);
       if (!ok) {
         unlink(path);
         sodium_memzero(fresh, sizeof fresh);
-        return pv_error_set(err, PV_EIO, NULL, "could not write the JWT key \"%s\"", path);
+        return pv_error_set(err, PV_EIO, NULL, "could not write the %s \"%s\"", what, path);
       }
     }
     sodium_memzero(fresh, sizeof fresh);
     fd = open(path, O_RDONLY | O_CLOEXEC);
   }
   if (fd < 0) {
-    pv_error_set(err, PV_EIO, NULL, "could not read the JWT key \"%s\"", path);
+    pv_error_set(err, PV_EIO, NULL, "could not read the %s \"%s\"", what, path);
     pv_error_detail(err, "%s.", strerror(errno));
     return PV_EIO;
   }
   size_t n = 0;
   ssize_t r;
   uint8_t extra;
-  while (n < API_JWT_KEY_MAX && (r = read(fd, key + n, API_JWT_KEY_MAX - n)) > 0) n += (size_t)r;
-  bool too_long = n == API_JWT_KEY_MAX && read(fd, &extra, 1) == 1;
+  while (n < max && (r = read(fd, key + n, max - n)) > 0) n += (size_t)r;
+  bool too_long = n == max && read(fd, &extra, 1) == 1;
   close(fd);
-  if (n < AUTH_JWT_KEY_MIN_BYTES || too_long) {
-    sodium_memzero(key, API_JWT_KEY_MAX);
-    pv_error_set(err, PV_EINVAL, NULL, "the JWT key \"%s\" has a bad length", path);
-    pv_error_hint(err, "Use %d to %d random bytes, e.g. `head -c 32 /dev/urandom > FILE`.",
-                  AUTH_JWT_KEY_MIN_BYTES, API_JWT_KEY_MAX);
+  if (n < min || too_long) {
+    sodium_memzero(key, max);
+    pv_error_set(err, PV_EINVAL, NULL, "the %s \"%s\" has a bad length", what, path);
+    if (min == max)
+      pv_error_hint(err, "Use %zu random bytes, e.g. `head -c %zu /dev/urandom > FILE`.", min,
+                    min);
+    else
+      pv_error_hint(err, "Use %zu to %zu random bytes, e.g. `head -c 32 /dev/urandom > FILE`.",
+                    min, max);
     return PV_EINVAL;
   }
   *len = n;
   return 0;
+}
+
+int api_load_jwt_key(const char *key_file, const char *data_dir,
+                     uint8_t key[API_JWT_KEY_MAX], size_t *len, pv_error *err) {
+  char path[PATH_MAX];
+  bool given = key_file && key_file[0];
+  if (given) snprintf(path, sizeof path, "%s", key_file);
+  else snprintf(path, sizeof path, "%s/jwt.key", data_dir);
+  return load_key("JWT key", path, given, AUTH_JWT_KEY_MIN_BYTES, key, AUTH_JWT_KEY_MIN_BYTES,
+                  API_JWT_KEY_MAX, len, err);
+}
+
+int api_load_unsub_key(const char *key_file, const char *data_dir,
+                       uint8_t key[API_UNSUB_KEY_BYTES], pv_error *err) {
+  char path[PATH_MAX];
+  bool given = key_file && key_file[0];
+  if (given) snprintf(path, sizeof path, "%s", key_file);
+  else snprintf(path, sizeof path, "%s/unsub.key", data_dir);
+  size_t len;
+  return load_key("unsubscribe key", path, given, API_UNSUB_KEY_BYTES, key,
+                  API_UNSUB_KEY_BYTES, API_UNSUB_KEY_BYTES, &len, err);
 }

@@ -48,6 +48,12 @@ typedef struct api_config {
    * The api connects a pool (adapters/pg/pg_pool.h) on its loop. */
   const char *database_conninfo;
   unsigned database_connections; /* 0: PG_POOL_DEFAULT_CONNECTIONS */
+  /* HMAC key of one-click unsubscribe links (core/unsub_token.h), 32
+   * bytes; NULL: a random key for this process only (tests). */
+  const uint8_t *unsub_key;
+  /* ISO 3166 alpha-2 region a phone without "+" is read in ("US", the
+   * suppressions' default); one for every tenant of the install. */
+  const char *phone_region;
 } api_config;
 
 /* Fills the defaults (the key is left empty: the owner must set it). */
@@ -91,5 +97,16 @@ void api_free(api *a);
 #define API_JWT_KEY_MAX 1024
 int api_load_jwt_key(const char *key_file, const char *data_dir,
                      uint8_t key[API_JWT_KEY_MAX], size_t *len, pv_error *err);
+
+/*
+ * The unsubscribe links' HMAC key: read from key_file when it is not empty
+ * (exactly API_UNSUB_KEY_BYTES raw bytes), else from DATA_DIR/unsub.key,
+ * made once (random, mode 0600) when absent.
+ * Returns: 0; PV_EINVAL (a file of another length); PV_EIO (could not read
+ * or write; err names the file).
+ */
+#define API_UNSUB_KEY_BYTES 32
+int api_load_unsub_key(const char *key_file, const char *data_dir,
+                       uint8_t key[API_UNSUB_KEY_BYTES], pv_error *err);
 
 #endif

@@ -60,6 +60,8 @@ struct api {
   api_user_entry *users;      /* API_USER_CACHE slots */
   api_lockout_entry *lockout; /* API_LOCKOUT_SLOTS slots */
   pg_pool *db;                /* read models; NULL when not configured */
+  uint8_t unsub_key[API_UNSUB_KEY_BYTES];
+  char phone_region[8];
 };
 
 /* The authenticated principal of a request (http_request_principal). */

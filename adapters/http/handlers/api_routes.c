@@ -3,6 +3,7 @@
  * adapters/http/routes.def (the one place routes are declared).
  */
 #include "adapters/http/handlers/api_internal.h"
+#include "adapters/http/handlers/api_cmpl.h"
 
 const http_route http_routes[] = {
 #define HTTP_ROUTE(method, path, handler, roles, body_limit, streaming, idempotent) \
