@@ -18,5 +18,6 @@ int proj_suppressions_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_
 int proj_leads_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 int proj_orders_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 int proj_lead_downloads_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+int proj_segments_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 
 #endif

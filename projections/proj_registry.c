@@ -35,6 +35,14 @@ static const char *const orders_types[] = {"order.created", "order.campaign_link
                                            NULL};
 static const char *const lead_downloads_types[] = {"lead_download.recorded", NULL};
 
+/* issue 6: segment, list and filter definitions, and what segment
+ * membership depends on (contacts, accounts, suppressions). */
+static const char *const segments_types[] = {
+    "segment.created", "segment.updated", "segment.deleted", "segment.refresh_requested",
+    "list.created", "list.updated", "list.members_added", "list.members_removed", "list.deleted",
+    "filter.saved", "filter.deleted", "suppression.added", "suppression.removed",
+    PROJ_ACCOUNT_TYPES, PROJ_CONTACT_TYPES, NULL};
+
 static const proj_def registry[] = {
     /* Counts per (tenant, type); deliberately NOT idempotent (n = n + k):
      * a batch applied twice shows. The crash tests rely on that. */
@@ -51,6 +59,8 @@ static const proj_def registry[] = {
     {"leads", leads_types, "rm_leads", proj_leads_fold},
     {"orders", orders_types, "rm_orders", proj_orders_fold},
     {"lead_downloads", lead_downloads_types, "rm_lead_downloads", proj_lead_downloads_fold},
+    /* issue 6: segments, lists, saved filters, segment members. */
+    {"segments", segments_types, "rm_segments", proj_segments_fold},
 };
 
 size_t proj_count(void) { return sizeof registry / sizeof registry[0]; }
