@@ -51,6 +51,8 @@ void aud_apply(aud_state *s, const evt_envelope *e) {
     cmpl__str_or_empty(e->payload, e->payload_len, "team", s->team, sizeof s->team);
     cmpl__str_or_empty(e->payload, e->payload_len, "visibility", s->visibility,
                        sizeof s->visibility);
+    cmpl__str_or_empty(e->payload, e->payload_len, "entity_type", s->entity_type,
+                       sizeof s->entity_type);
   } else if (type_is(e, "updated")) {
     char v[16];
     if (cmpl__get_str(e->payload, e->payload_len, "visibility", v, sizeof v) == 0)
@@ -118,6 +120,7 @@ static int decide(writer_ctx *ctx, void *arg, pv_error *err) {
   static const uint8_t empty_map = 0x80;
   switch (c->action) {
   case AUD_UPDATE:
+    if (c->check && (rc = c->check(c->check_arg, s.entity_type, err))) return rc;
     snprintf(type, sizeof type, "%s.updated", kind);
     return writer_emit(ctx, stream, (int64_t)version, type, 1, c->payload, c->payload_len, err);
   case AUD_DELETE:

@@ -7,7 +7,7 @@
  * Streams "segment-<id>", "list-<id>", "filter-<id>"; events segment.*,
  * list.*, filter.* (schema/events.def). The payload of a create or update
  * is packed by the caller (the HTTP layer, which also checks the filter
- * with projections/seg_filter.h); this module decides who may do it and
+ * with core/seg_filter.h); this module decides who may do it and
  * splits list members into events under EVT_MAX_BYTES.
  *
  * Visibility (checked in every decide and by every read-model query):
@@ -58,6 +58,7 @@ typedef struct aud_state {
   char owner[AUD_ID_MAX];
   char team[AUD_ID_MAX];
   char visibility[16];
+  char entity_type[16]; /* "contact" | "account" ("" for a filter's none) */
 } aud_state;
 
 /* "segment", "list", "filter". */
@@ -79,6 +80,11 @@ typedef struct aud_cmd {
   /* CREATE of a list, ADD_MEMBERS, REMOVE_MEMBERS (lists only). */
   const char *const *record_ids;
   size_t record_count;
+  /* UPDATE: called in the decide with the row's entity type, e.g. to check
+   * a new filter against it (the writer thread; must be pure). NULL: none.
+   * Returns 0 or a PV_E* code with err filled (the command is refused). */
+  int (*check)(void *arg, const char *entity_type, pv_error *err);
+  void *check_arg;
 } aud_cmd;
 
 /*

@@ -27,7 +27,7 @@
 
 #include "core/catalog.h"
 #include "core/common/pv_time.h"
-#include "projections/seg_filter.h"
+#include "core/seg_filter.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

@@ -8,7 +8,7 @@
  */
 #include "adapters/pg/pg_conn.h"
 #include "adapters/pg/pg_migrate.h"
-#include "projections/seg_filter.h"
+#include "core/seg_filter.h"
 #include "tests/harness/test.h"
 #include "tests/pg/pg_testdb.h"
 

@@ -12,7 +12,7 @@
  *     in SQL can never fail on them (a failing cast would be a 500);
  *   - the size limits bound the SQL whatever the input.
  */
-#include "projections/seg_filter.h"
+#include "core/seg_filter.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@ static const seg_field seg__fields[] = {
 #define C SEG_CONTACT
 #define CA (SEG_CONTACT | SEG_ACCOUNT)
 #define SEG_FIELD(id, name, type, ents, label, cat, sql) {name, SEG_T_##type, ents, label, cat, sql},
-#include "projections/seg_fields.def"
+#include "core/seg_fields.def"
 #undef SEG_FIELD
 #undef C
 #undef CA

@@ -1,7 +1,7 @@
 /*
  * seg_filter — the audience filter language: a filter is JSON, parsed into
  * a tree (groups and conditions), checked against the field catalogue
- * (projections/seg_fields.def) and compiled into a parameterized SQL
+ * (core/seg_fields.def) and compiled into a parameterized SQL
  * predicate over the read models. Values never enter the SQL text: each
  * one is a parameter ($N); identifiers come only from the catalogue.
  *
