@@ -681,3 +681,45 @@ int seg_compile(const cJSON *filter, seg_entity entity, const char *pointer, seg
   pv_buf_release(&ptr);
   return rc;
 }
+
+/* The sample columns of each entity, as one JSON object per row. */
+static const char *seg__sample_row(seg_entity ent) {
+  if (ent == SEG_ACCOUNT)
+    return "json_build_object('id', a.id, 'name', a.name, 'domain', a.domain, 'industry',"
+           " a.industry, 'contactCount', a.contact_count)";
+  return "json_build_object('id', c.id, 'email', c.email, 'firstName', c.first_name,"
+         " 'lastName', c.last_name, 'title', c.fields->>'title', 'seniority', c.seniority,"
+         " 'department', c.department, 'phone', c.fields->>'phone', 'accountId', c.account_id,"
+         " 'accountName', a.name)";
+}
+
+/* The counts join the suppressions once (a hash join) rather than probing
+ * them per row; the read model's key (tenant, channel, value, client_id)
+ * makes each join match at most one row. */
+void seg_preview_sql(pv_buf *out, seg_entity ent, const char *w, int sample) {
+  if (ent == SEG_CONTACT)
+    pv_buf_addf(out,
+                "SELECT json_build_object('entityType', 'contact', 'count', x.n, 'emailable', x.e,"
+                " 'callable', x.k, 'sampleIds', coalesce(y.ids, '[]'), 'sample',"
+                " coalesce(y.rows, '[]'))::text FROM (SELECT count(*) n, count(*) FILTER (WHERE"
+                " c.email IS NOT NULL AND se.value IS NULL) e, count(*) FILTER (WHERE"
+                " (c.fields->>'phone') IS NOT NULL AND sp.value IS NULL) k FROM"
+                " rm_contacts.contacts c LEFT JOIN rm_accounts.accounts a ON a.tenant = c.tenant"
+                " AND a.id = c.account_id AND NOT a.deleted LEFT JOIN rm_suppressions.current se"
+                " ON se.tenant = c.tenant AND se.channel = 'email' AND se.value = c.email AND"
+                " se.client_id = '' LEFT JOIN rm_suppressions.current sp ON sp.tenant = c.tenant"
+                " AND sp.channel = 'phone' AND sp.value = (c.fields->>'phone') AND"
+                " sp.client_id = '' WHERE c.tenant = $1 AND NOT c.deleted AND c.merged_into IS"
+                " NULL AND (%s)) x, LATERAL (SELECT json_agg(r.id ORDER BY r.id) ids,"
+                " json_agg(r.j ORDER BY r.id) rows FROM (SELECT c.id, %s j %s(%s) ORDER BY c.id"
+                " LIMIT %d) r) y",
+                w, seg__sample_row(ent), seg_from_sql(ent), w, sample);
+  else
+    pv_buf_addf(out,
+                "SELECT json_build_object('entityType', 'account', 'count', x.n, 'emailable',"
+                " NULL, 'callable', NULL, 'sampleIds', coalesce(y.ids, '[]'), 'sample',"
+                " coalesce(y.rows, '[]'))::text FROM (SELECT count(*) n %s(%s)) x, LATERAL"
+                " (SELECT json_agg(r.id ORDER BY r.id) ids, json_agg(r.j ORDER BY r.id) rows"
+                " FROM (SELECT a.id, %s j %s(%s) ORDER BY a.id LIMIT %d) r) y",
+                seg_from_sql(ent), w, seg__sample_row(ent), seg_from_sql(ent), w, sample);
+}

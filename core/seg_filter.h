@@ -137,6 +137,16 @@ const char *seg_from_sql(seg_entity entity);
 /* The record id expression of the entity: "c.id" or "a.id". */
 const char *seg_id_sql(seg_entity entity);
 
+/*
+ * Appends the preview statement of a compiled predicate `where` ($1 =
+ * tenant, the predicate's own parameters after): one row, one column, a
+ * JSON object {entityType, count, emailable, callable, sampleIds, sample}
+ * with up to `sample` records in id order. emailable / callable (contacts
+ * only; null for accounts): has an email / a phone that no tenant-wide
+ * suppression names.
+ */
+void seg_preview_sql(pv_buf *out, seg_entity entity, const char *where, int sample);
+
 /* Appends s as a LIKE pattern matching it literally (backslash escapes
  * %, _ and \), between prefix and suffix wildcards when asked. */
 void seg_like_pattern(pv_buf *out, const char *s, bool any_prefix, bool any_suffix);

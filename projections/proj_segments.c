@@ -238,11 +238,13 @@ static int evaluate(pg_conn *c, const char *tenant, const char *seg_id, const ch
   pv_buf_addf(&ins, "INSERT INTO members (tenant, segment_id, entity_id) SELECT $1, $%zu, %s %s"
               "(%s)", np, idx, seg_from_sql(ent), q.where.data);
   if (!full) {
-    const char *scope = " AND %s IN (SELECT id FROM pg_temp.seg_ids WHERE tenant = $1 AND"
-                        " entity = '%s')";
+    /* list changes matter only to a filter on list membership */
+    const char *e = ent == SEG_ACCOUNT ? "account" : "contact";
+    bool lists = strstr(filter_text, ".lists\"") != NULL;
     pv_buf_addf(&del, " AND entity_id IN (SELECT id FROM pg_temp.seg_ids WHERE tenant = $1 AND"
-                " entity = '%s')", ent == SEG_ACCOUNT ? "account" : "contact");
-    pv_buf_addf(&ins, scope, idx, ent == SEG_ACCOUNT ? "account" : "contact");
+                " entity IN ('%s', '%s%s'))", e, lists ? "list_" : "", e);
+    pv_buf_addf(&ins, " AND %s IN (SELECT id FROM pg_temp.seg_ids WHERE tenant = $1 AND"
+                " entity IN ('%s', '%s%s'))", idx, e, lists ? "list_" : "", e);
   }
   pv_buf_addstr(&ins, " ON CONFLICT DO NOTHING");
   /* the DELETE names only $1 and the last parameter: the filter's are
@@ -284,10 +286,14 @@ static int evaluate(pg_conn *c, const char *tenant, const char *seg_id, const ch
 static int membership(pg_conn *c, const char *full_json, pv_error *err) {
   int rc = exec(c,
                 "INSERT INTO pg_temp.seg_ids SELECT DISTINCT x.tenant, x.entity, x.id FROM ("
-                " SELECT tenant, 'contact' entity, id FROM pg_temp.seg_changed WHERE kind IN"
-                " ('contact', 'record')"
-                " UNION ALL SELECT tenant, 'account', id FROM pg_temp.seg_changed WHERE kind IN"
-                " ('account', 'record')"
+                " SELECT tenant, 'contact' entity, id FROM pg_temp.seg_changed WHERE kind ="
+                " 'contact'"
+                " UNION ALL SELECT tenant, 'account', id FROM pg_temp.seg_changed WHERE kind ="
+                " 'account'"
+                " UNION ALL SELECT tenant, 'list_contact', id FROM pg_temp.seg_changed WHERE"
+                " kind = 'record'"
+                " UNION ALL SELECT tenant, 'list_account', id FROM pg_temp.seg_changed WHERE"
+                " kind = 'record'"
                 " UNION ALL SELECT c.tenant, 'contact', c.id FROM pg_temp.seg_changed ch JOIN"
                 " rm_contacts.contacts c ON c.tenant = ch.tenant AND c.account_id = ch.id"
                 " WHERE ch.kind = 'account'"
@@ -306,7 +312,8 @@ static int membership(pg_conn *c, const char *full_json, pv_error *err) {
                " (SELECT x->>0, x->>1 FROM jsonb_array_elements($1::jsonb) x) FROM segments s"
                " WHERE s.is_active AND NOT s.deleted AND ((s.tenant, s.id) IN (SELECT x->>0,"
                " x->>1 FROM jsonb_array_elements($1::jsonb) x) OR EXISTS (SELECT 1 FROM"
-               " pg_temp.seg_ids i WHERE i.tenant = s.tenant AND i.entity = s.entity_type))"
+               " pg_temp.seg_ids i WHERE i.tenant = s.tenant AND (i.entity = s.entity_type OR"
+               " (i.entity = 'list_' || s.entity_type AND s.filter::text LIKE '%.lists\"%'))))"
                " ORDER BY s.tenant, s.id",
                1, v, &res, err);
   if (rc) return rc;

@@ -481,6 +481,14 @@ static void lists_convert_and_export(void) {
   ASSERT_EQ((int)jnum(l, "recordCount"), count);
   cJSON_Delete(l);
 
+  /* a segment on list membership follows the list's changes */
+  char lf[256];
+  snprintf(lf, sizeof lf, "{\"field\":\"contact.lists\",\"operator\":\"none_of\","
+           "\"value\":[\"%s\"]}", list);
+  char *outside = create_segment(&h, h.tok_cm1, "Not in the list", lf, "private");
+  settle(&h);
+  assert_members_match(&h, outside, lf);
+
   /* add a selection, remove one */
   char body[512];
   snprintf(body, sizeof body, "{\"recordIds\":[\"%s\",\"%s\",\"%s\"]}", h.contact_ids[0],
@@ -502,6 +510,8 @@ static void lists_convert_and_export(void) {
   call(&h, "GET", path, h.tok_cm1, NULL, 200, &j);
   ASSERT_EQ(cJSON_GetArraySize(cJSON_GetObjectItem(j, "items")), members);
   cJSON_Delete(j);
+  assert_members_match(&h, outside, lf);
+  free(outside);
 
   /* CSV export, streamed */
   test_response r;

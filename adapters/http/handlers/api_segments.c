@@ -238,17 +238,6 @@ static void first_value(http_request *req, PGresult *res, void *ctx) {
   http_respond(req, 200, "application/json", v, strlen(v));
 }
 
-/* The sample columns of each entity, as one JSON object per row. */
-static const char *sample_row(seg_entity ent) {
-  if (ent == SEG_ACCOUNT)
-    return "json_build_object('id', a.id, 'name', a.name, 'domain', a.domain, 'industry',"
-           " a.industry, 'contactCount', a.contact_count)";
-  return "json_build_object('id', c.id, 'email', c.email, 'firstName', c.first_name,"
-         " 'lastName', c.last_name, 'title', c.fields->>'title', 'seniority', c.seniority,"
-         " 'department', c.department, 'phone', c.fields->>'phone', 'accountId', c.account_id,"
-         " 'accountName', a.name)";
-}
-
 void api_seg_preview(http_request *req) {
   cJSON *body;
   if (cmpl_object_body(req, &body)) return;
@@ -269,35 +258,7 @@ void api_seg_preview(http_request *req) {
     http_respond_error(req, &e);
     goto out;
   }
-  /* counts: the suppressions joined once (a hash join) rather than probed
-   * per row; the read model's key (tenant, channel, value, client_id)
-   * makes each join match at most one row */
-  const char *w = s->q.where.data;
-  if (ent == SEG_CONTACT)
-    pv_buf_addf(&s->sql,
-                "SELECT json_build_object('entityType', 'contact', 'count', x.n, 'emailable', x.e,"
-                " 'callable', x.k, 'sampleIds', coalesce(y.ids, '[]'), 'sample',"
-                " coalesce(y.rows, '[]'))::text FROM (SELECT count(*) n, count(*) FILTER (WHERE"
-                " c.email IS NOT NULL AND se.value IS NULL) e, count(*) FILTER (WHERE"
-                " (c.fields->>'phone') IS NOT NULL AND sp.value IS NULL) k FROM"
-                " rm_contacts.contacts c LEFT JOIN rm_accounts.accounts a ON a.tenant = c.tenant"
-                " AND a.id = c.account_id AND NOT a.deleted LEFT JOIN rm_suppressions.current se"
-                " ON se.tenant = c.tenant AND se.channel = 'email' AND se.value = c.email AND"
-                " se.client_id = '' LEFT JOIN rm_suppressions.current sp ON sp.tenant = c.tenant"
-                " AND sp.channel = 'phone' AND sp.value = (c.fields->>'phone') AND"
-                " sp.client_id = '' WHERE c.tenant = $1 AND NOT c.deleted AND c.merged_into IS"
-                " NULL AND (%s)) x, LATERAL (SELECT json_agg(r.id ORDER BY r.id) ids,"
-                " json_agg(r.j ORDER BY r.id) rows FROM (SELECT c.id, %s j %s(%s) ORDER BY c.id"
-                " LIMIT %d) r) y",
-                w, sample_row(ent), seg_from_sql(ent), w, sample);
-  else
-    pv_buf_addf(&s->sql,
-                "SELECT json_build_object('entityType', 'account', 'count', x.n, 'emailable',"
-                " NULL, 'callable', NULL, 'sampleIds', coalesce(y.ids, '[]'), 'sample',"
-                " coalesce(y.rows, '[]'))::text FROM (SELECT count(*) n %s(%s)) x, LATERAL"
-                " (SELECT json_agg(r.id ORDER BY r.id) ids, json_agg(r.j ORDER BY r.id) rows"
-                " FROM (SELECT a.id, %s j %s(%s) ORDER BY a.id LIMIT %d) r) y",
-                seg_from_sql(ent), w, sample_row(ent), seg_from_sql(ent), w, sample);
+  seg_preview_sql(&s->sql, ent, s->q.where.data, sample);
   const char *head[] = {ap->p.tenant};
   seg_stmt_params(s, head, 1);
   seg_stmt_run(req, s, first_value, NULL);
