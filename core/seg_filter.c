@@ -556,10 +556,14 @@ static void seg__emit_cond(seg_sql *q, const seg_node *n) {
   pv_buf_addch(w, '(');
   switch (n->op) {
   case SEG_OP_EQUALS:
-    seg__expr(q, n, NULL);
     if (t == SEG_T_BOOL || t == SEG_T_CBOOL) {
-      pv_buf_addstr(w, n->bool_value ? " IS TRUE" : " IS NOT TRUE");
+      /* boolean expressions are never NULL (seg_fields.def), so the plain
+       * expression is used: an EXISTS left bare can become a semi or anti
+       * join, where "IS TRUE" would force a subplan per row */
+      if (!n->bool_value) pv_buf_addstr(w, "NOT ");
+      seg__expr(q, n, NULL);
     } else {
+      seg__expr(q, n, NULL);
       pv_buf_addstr(w, " = ");
       seg__param(q, pv_xstrdup(n->values[0]), cast);
     }
