@@ -66,8 +66,24 @@ static const char *filter_or_none(cJSON *d, const char *key) {
   return ok ? f->valuestring : "{\"op\":\"or\",\"conditions\":[]}";
 }
 
+/* 1 when some active segment's filter reads list membership, else 0; or
+ * a PV_E* code. Asked once per batch: *cache starts at -1. */
+static int lists_used(pg_conn *c, int *cache, pv_error *err) {
+  if (*cache >= 0) return *cache;
+  PGresult *res = NULL;
+  int rc = pg_exec(c,
+                   "SELECT EXISTS (SELECT 1 FROM segments WHERE is_active AND NOT deleted AND"
+                   " filter::text LIKE '%.lists\"%')",
+                   0, NULL, &res, err);
+  if (rc) return rc;
+  *cache = PQgetvalue(res, 0, 0)[0] == 't';
+  PQclear(res);
+  return *cache;
+}
+
 static int fold_definition(pg_conn *c, const evt_envelope *e, cJSON *d, const char *tenant,
-                           const char *id, const char *payload, pv_error *err) {
+                           const char *id, const char *payload, int *lists_cache,
+                           pv_error *err) {
   char pos[24], ver[24], ts[40];
   snprintf(pos, sizeof pos, "%" PRIu64, e->position);
   snprintf(ver, sizeof ver, "%" PRIu64, e->stream_version);
@@ -137,24 +153,27 @@ static int fold_definition(pg_conn *c, const evt_envelope *e, cJSON *d, const ch
                 " WHERE tenant = $1 AND id = $2",
                 6, v, err);
   if (type_eq(e, "list.members_added") || type_eq(e, "list.members_removed")) {
+    /* the count moves by the rows the statement really added or removed
+     * (ids already in, or not in, the list change nothing) */
     bool add = type_eq(e, "list.members_added");
     int rc = exec(c,
-                  add ? "INSERT INTO list_members (tenant, list_id, record_id, position)"
-                        " SELECT $1, $2, x, $4::bigint FROM jsonb_array_elements_text("
-                        "$3::jsonb->'record_ids') x ON CONFLICT DO NOTHING"
-                      : "DELETE FROM list_members WHERE tenant = $1 AND list_id = $2 AND"
-                        " record_id IN (SELECT jsonb_array_elements_text($3::jsonb->"
-                        "'record_ids')) AND $4::bigint IS NOT NULL",
-                  4, v, err);
-    if (!rc)
-      rc = exec(c,
-                "UPDATE lists SET member_count = (SELECT count(*) FROM list_members WHERE"
-                " tenant = $1 AND list_id = $2), version = $5::bigint, updated_position ="
-                " $4::bigint, updated_at = $6::timestamptz WHERE tenant = $1 AND id = $2"
-                " AND $3::text IS NOT NULL",
-                6, v, err);
-    /* list membership is a filter field: its records are re-evaluated */
-    if (!rc)
+                  add ? "WITH ch AS (INSERT INTO list_members (tenant, list_id, record_id,"
+                        " position) SELECT $1, $2, x, $4::bigint FROM"
+                        " jsonb_array_elements_text($3::jsonb->'record_ids') x ON CONFLICT DO"
+                        " NOTHING RETURNING 1) UPDATE lists SET member_count = member_count +"
+                        " (SELECT count(*) FROM ch), version = $5::bigint, updated_position ="
+                        " $4::bigint, updated_at = $6::timestamptz WHERE tenant = $1 AND id = $2"
+                      : "WITH ch AS (DELETE FROM list_members WHERE tenant = $1 AND list_id = $2"
+                        " AND record_id IN (SELECT jsonb_array_elements_text($3::jsonb->"
+                        "'record_ids')) RETURNING 1) UPDATE lists SET member_count = member_count"
+                        " - (SELECT count(*) FROM ch), version = $5::bigint, updated_position ="
+                        " $4::bigint, updated_at = $6::timestamptz WHERE tenant = $1 AND id = $2",
+                  6, v, err);
+    /* list membership is a filter field: its records are re-evaluated, when
+     * some active segment reads it */
+    int used = rc ? 0 : lists_used(c, lists_cache, err);
+    if (used < 0) rc = used;
+    if (used > 0)
       rc = exec(c,
                 "INSERT INTO pg_temp.seg_changed SELECT $1, 'record', x FROM"
                 " jsonb_array_elements_text($2::jsonb->'record_ids') x",
@@ -337,6 +356,7 @@ static void add_json_text(pv_buf *out, const char *s, size_t n) {
 
 int proj_segments_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
   if (n == 0) return 0;
+  int lists_cache = -1;
   int rc = exec(c,
                 "CREATE TEMP TABLE IF NOT EXISTS seg_changed (tenant text, kind text, id text)"
                 " ON COMMIT DELETE ROWS", 0, NULL, err);
@@ -375,7 +395,7 @@ int proj_segments_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_erro
         key = val->valuestring;
       }
     } else {
-      rc = fold_definition(c, e, d, tenant, id, payload.data, err);
+      rc = fold_definition(c, e, d, tenant, id, payload.data, &lists_cache, err);
       if (type_eq(e, "segment.created") || type_eq(e, "segment.updated") ||
           type_eq(e, "segment.refresh_requested")) {
         pv_buf_addstr(&full, any_full ? ",[" : "[");

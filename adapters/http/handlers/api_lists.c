@@ -388,7 +388,8 @@ void api_lists_members(http_request *req) {
   /* no row: a list this user cannot see, answered as a missing one */
   cmpl_query(req,
              "SELECT json_build_object('items', coalesce(json_agg(x.record_id ORDER BY"
-             " x.record_id), '[]'), 'next_cursor', CASE WHEN count(*) = $6::int THEN"
+             " x.record_id COLLATE \"C\") FILTER (WHERE x.record_id IS NOT NULL), '[]'),"
+             " 'next_cursor', CASE WHEN count(x.record_id) = $6::int THEN"
              " max(x.record_id COLLATE \"C\") END)::text FROM rm_segments.lists l LEFT JOIN"
              " LATERAL (SELECT m.record_id FROM rm_segments.list_members m WHERE m.tenant ="
              " l.tenant AND m.list_id = l.id AND m.record_id COLLATE \"C\" > $5 ORDER BY"
