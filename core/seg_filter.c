@@ -143,11 +143,13 @@ const char *seg_entity_name(seg_entity e) { return e == SEG_ACCOUNT ? "account" 
 const char *seg_from_sql(seg_entity entity) {
   if (entity == SEG_ACCOUNT)
     return "FROM rm_accounts.accounts a WHERE a.tenant = $1 AND NOT a.deleted AND ";
-  return "FROM rm_contacts.contacts c LEFT JOIN rm_accounts.accounts a ON a.tenant = c.tenant"
-         " AND a.id = c.account_id AND NOT a.deleted WHERE c.tenant = $1 AND NOT c.deleted"
-         " AND c.merged_into IS NULL AND ";
+  /* contact_facts holds live contacts only; the joins are by unique keys,
+   * so PostgreSQL removes each one a predicate does not use */
+  return "FROM rm_segments.contact_facts f LEFT JOIN rm_contacts.contacts c ON c.tenant ="
+         " f.tenant AND c.id = f.id LEFT JOIN rm_accounts.accounts a ON a.tenant = f.tenant"
+         " AND a.id = f.account_id AND NOT a.deleted WHERE f.tenant = $1 AND ";
 }
-const char *seg_id_sql(seg_entity entity) { return entity == SEG_ACCOUNT ? "a.id" : "c.id"; }
+const char *seg_id_sql(seg_entity entity) { return entity == SEG_ACCOUNT ? "a.id" : "f.id"; }
 
 void seg_sql_init(seg_sql *q, int first_param) {
   memset(q, 0, sizeof *q);
@@ -691,33 +693,24 @@ static const char *seg__sample_row(seg_entity ent) {
   if (ent == SEG_ACCOUNT)
     return "json_build_object('id', a.id, 'name', a.name, 'domain', a.domain, 'industry',"
            " a.industry, 'contactCount', a.contact_count)";
-  return "json_build_object('id', c.id, 'email', c.email, 'firstName', c.first_name,"
-         " 'lastName', c.last_name, 'title', c.fields->>'title', 'seniority', c.seniority,"
-         " 'department', c.department, 'phone', c.fields->>'phone', 'accountId', c.account_id,"
+  return "json_build_object('id', f.id, 'email', f.email, 'firstName', f.first_name,"
+         " 'lastName', f.last_name, 'title', f.title, 'seniority', f.seniority,"
+         " 'department', f.department, 'phone', f.phone, 'accountId', f.account_id,"
          " 'accountName', a.name)";
 }
 
-/* The counts join the suppressions once (a hash join) rather than probing
- * them per row; the read model's key (tenant, channel, value, client_id)
- * makes each join match at most one row. */
+/* The counts read the suppression flags contact_facts keeps. */
 void seg_preview_sql(pv_buf *out, seg_entity ent, const char *w, int sample) {
   if (ent == SEG_CONTACT)
     pv_buf_addf(out,
                 "SELECT json_build_object('entityType', 'contact', 'count', x.n, 'emailable', x.e,"
                 " 'callable', x.k, 'sampleIds', coalesce(y.ids, '[]'), 'sample',"
                 " coalesce(y.rows, '[]'))::text FROM (SELECT count(*) n, count(*) FILTER (WHERE"
-                " c.email IS NOT NULL AND se.value IS NULL) e, count(*) FILTER (WHERE"
-                " (c.fields->>'phone') IS NOT NULL AND sp.value IS NULL) k FROM"
-                " rm_contacts.contacts c LEFT JOIN rm_accounts.accounts a ON a.tenant = c.tenant"
-                " AND a.id = c.account_id AND NOT a.deleted LEFT JOIN rm_suppressions.current se"
-                " ON se.tenant = c.tenant AND se.channel = 'email' AND se.value = c.email AND"
-                " se.client_id = '' LEFT JOIN rm_suppressions.current sp ON sp.tenant = c.tenant"
-                " AND sp.channel = 'phone' AND sp.value = (c.fields->>'phone') AND"
-                " sp.client_id = '' WHERE c.tenant = $1 AND NOT c.deleted AND c.merged_into IS"
-                " NULL AND (%s)) x, LATERAL (SELECT json_agg(r.id ORDER BY r.id) ids,"
-                " json_agg(r.j ORDER BY r.id) rows FROM (SELECT c.id, %s j %s(%s) ORDER BY c.id"
-                " LIMIT %d) r) y",
-                w, seg__sample_row(ent), seg_from_sql(ent), w, sample);
+                " f.email IS NOT NULL AND NOT f.email_suppressed) e, count(*) FILTER (WHERE"
+                " f.phone IS NOT NULL AND NOT f.phone_suppressed) k %s(%s)) x, LATERAL (SELECT"
+                " json_agg(r.id ORDER BY r.id) ids, json_agg(r.j ORDER BY r.id) rows FROM"
+                " (SELECT f.id, %s j %s(%s) ORDER BY f.id LIMIT %d) r) y",
+                seg_from_sql(ent), w, seg__sample_row(ent), seg_from_sql(ent), w, sample);
   else
     pv_buf_addf(out,
                 "SELECT json_build_object('entityType', 'account', 'count', x.n, 'emailable',"

@@ -7,21 +7,24 @@
  *     event (they are rare), list members from the event's id array.
  *     Contact, account, list-member and suppression events only record
  *     what changed in a temporary table (pg_temp.seg_changed).
- *  2. Membership, once per batch: a segment created, changed or refreshed
- *     is evaluated in full (DELETE its members, INSERT ... SELECT the
- *     compiled filter); every other active segment re-evaluates only the
- *     records the batch changed (the contacts changed, the contacts of
- *     changed accounts, of changed suppressions and of list changes),
- *     so a contact update costs one indexed probe per active segment,
- *     never a full re-query. Then the segment's counts are recomputed
- *     from its members.
- * Step 2 reads the contacts and accounts read models, which other
- * projections write: it waits (PV_EBUSY, retried by the engine) until
- * their checkpoints have passed this batch, so a change is never evaluated
- * against a contact row that does not have it yet.
+ *  2. Membership, once per batch: first contact_facts (schema/051, the
+ *     narrow segmentation copy the filters read) is refreshed for every
+ *     contact the batch touched (changed contacts, contacts of changed
+ *     accounts and suppressions). Then a segment created, changed or
+ *     refreshed is evaluated in full (DELETE its members, INSERT ... SELECT
+ *     the compiled filter); every other active segment re-evaluates only
+ *     the records the batch touched (plus list members added or removed,
+ *     for filters on list membership), so a contact update costs one
+ *     indexed probe per active segment, never a full re-query. Then the
+ *     segment's counts are recomputed from its members.
+ * Step 2 reads the contacts, accounts and suppressions read models, which
+ * other projections write: it waits (PV_EBUSY, retried by the engine)
+ * until their checkpoints have passed this batch, so a change is never
+ * evaluated against a row that does not have it yet.
  *
- * The compiled filters name rm_segments.* for list and segment membership:
- * during a rebuild of this projection they read the live schema.
+ * The compiled filters name rm_segments.* (contact_facts, list and segment
+ * membership): during a rebuild of this projection they read the live
+ * schema, whose facts are current.
  */
 #include "projections/proj_folds.h"
 
@@ -209,7 +212,8 @@ static int fold_definition(pg_conn *c, const evt_envelope *e, cJSON *d, const ch
   return 0;
 }
 
-/* Waits for the read models the filters read to pass `position`. */
+/* Waits for the read models the filters and contact_facts read to pass
+ * `position`. */
 static int upstream_ready(pg_conn *c, uint64_t position, pv_error *err) {
   char pos[24];
   snprintf(pos, sizeof pos, "%" PRIu64, position);
@@ -217,14 +221,14 @@ static int upstream_ready(pg_conn *c, uint64_t position, pv_error *err) {
   PGresult *res = NULL;
   int rc = pg_exec(c,
                    "SELECT count(*) FROM pivotal.proj_checkpoint WHERE name IN ('contacts',"
-                   " 'accounts') AND position >= $1::bigint",
+                   " 'accounts', 'suppressions') AND position >= $1::bigint",
                    1, v, &res, err);
   if (rc) return rc;
-  bool ready = atoi(PQgetvalue(res, 0, 0)) == 2;
+  bool ready = atoi(PQgetvalue(res, 0, 0)) == 3;
   PQclear(res);
   if (!ready)
-    return pv_error_set(err, PV_EBUSY, NULL, "the contacts and accounts read models have not "
-                        "reached position %" PRIu64 " yet", position);
+    return pv_error_set(err, PV_EBUSY, NULL, "the contacts, accounts and suppressions read "
+                        "models have not reached position %" PRIu64 " yet", position);
   return 0;
 }
 
@@ -282,8 +286,8 @@ static int evaluate(pg_conn *c, const char *tenant, const char *seg_id, const ch
       pv_buf_addf(&cnt,
                   "UPDATE segments s SET record_count_cache = x.n, emailable_count = x.e,"
                   " callable_count = x.k%s FROM (SELECT count(*) n, count(*) FILTER (WHERE %s)"
-                  " e, count(*) FILTER (WHERE %s) k FROM members m JOIN rm_contacts.contacts c"
-                  " ON c.tenant = m.tenant AND c.id = m.entity_id WHERE m.tenant = $1 AND"
+                  " e, count(*) FILTER (WHERE %s) k FROM members m JOIN contact_facts f"
+                  " ON f.tenant = m.tenant AND f.id = m.entity_id WHERE m.tenant = $1 AND"
                   " m.segment_id = $2) x WHERE s.tenant = $1 AND s.id = $2",
                   full ? ", last_refreshed_at = now()" : "", em->sql, ca->sql);
     else
@@ -323,6 +327,12 @@ static int membership(pg_conn *c, const char *full_json, pv_error *err) {
                 " rm_contacts.contacts c ON c.tenant = ch.tenant AND (c.fields->>'phone') ="
                 " ch.id WHERE ch.kind = 'supp_phone') x",
                 0, NULL, err);
+  if (rc) return rc;
+  /* the segmentation copy first: the filters below read it */
+  rc = exec(c,
+            "SELECT seg_lib.refresh_facts(tenant, array_agg(id)) FROM pg_temp.seg_ids WHERE"
+            " entity = 'contact' GROUP BY tenant",
+            0, NULL, err);
   if (rc) return rc;
   PGresult *res = NULL;
   const char *v[] = {full_json};

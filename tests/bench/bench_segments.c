@@ -2,6 +2,9 @@
  * bench segments — the audience engine on 1M contacts and 100k accounts.
  * Prints `bench segments.FIGURE VALUE UNIT` lines:
  *   segments.load_s                  generating and COPYing the read models
+ *                                    (and building contact_facts)
+ *   segments.facts_build_s           contact_facts for 1M contacts, by the
+ *                                    SQL function the projection uses
  *   segments.preview_<name>_p50_ms / _p99_ms
  *                                    the preview statement the API runs
  *                                    (core/seg_filter.h seg_preview_sql:
@@ -25,9 +28,10 @@
  * The read models are loaded straight into their tables with COPY: making
  * 1M contacts through the writer and the projections would take most of
  * an hour on the shared 2-core machine and measures something else
- * (bench_contacts_core, bench_projection). The contacts and accounts
- * checkpoints are then set to the log's future so the segments projection
- * does not wait for them (they were not built from this log).
+ * (bench_contacts_core, bench_projection). The contacts, accounts and
+ * suppressions checkpoints are then set to the log's future so that the
+ * segments projection does not wait for them (they were not built from
+ * this log).
  *
  * BENCH_CONTACTS (default 1,000,000), BENCH_ACCOUNTS (100,000),
  * BENCH_RUNS (default 11), BENCH_KEEP_DB=1 keeps the database made in
@@ -203,6 +207,14 @@ static void load(pg_conn *c, long ncontacts, long naccounts) {
               " 'phone', fields->>'phone', '', fields->>'phone', 'dnc', 'bench', now(), 'bench',"
               " nextval('bench_pos') FROM rm_contacts.contacts WHERE tenant = 'bench' AND"
               " fields ? 'phone' AND hashtext(id || 'p') % 33 = 0");
+  /* contact_facts, by the function the segments projection calls per
+   * batch, here once for every contact */
+  uint64_t t0 = pv_mono_ns();
+  exec_or_die(c, "SELECT set_config('search_path', 'rm_segments, public', false)");
+  exec_or_die(c, "SELECT seg_lib.refresh_facts('bench', ARRAY(SELECT id FROM"
+                 " rm_contacts.contacts WHERE tenant = 'bench'))");
+  printf("bench segments.facts_build_s %.1f s\n", (double)(pv_mono_ns() - t0) / 1e9);
+  exec_or_die(c, "VACUUM ANALYZE rm_segments.contact_facts");
   exec_or_die(c, "VACUUM ANALYZE rm_contacts.contacts");
   exec_or_die(c, "VACUUM ANALYZE rm_accounts.accounts");
   exec_or_die(c, "VACUUM ANALYZE rm_suppressions.current");
@@ -459,8 +471,8 @@ int main(void) {
   writer_t *w;
   if (writer_start(&w, log, NULL, &err)) die("writer", &err);
   exec_or_die(c, "INSERT INTO pivotal.proj_checkpoint (name, position) VALUES ('contacts',"
-                 " 1000000000), ('accounts', 1000000000) ON CONFLICT (name) DO UPDATE SET"
-                 " position = excluded.position");
+                 " 1000000000), ('accounts', 1000000000), ('suppressions', 1000000000)"
+                 " ON CONFLICT (name) DO UPDATE SET position = excluded.position");
   static const char *const seg_only[] = {"segments", NULL};
   proj_options popt = {.names = seg_only};
   proj_engine *e;

@@ -47,6 +47,13 @@ static void exec_ok(const char *sql) {
   if (pg_exec(conn, sql, 0, NULL, NULL, &err)) test__fail(__FILE__, __LINE__, "%s: %s", sql, err.message);
 }
 
+/* contact_facts as the segments projection keeps it */
+static void refresh_facts(void) {
+  exec_ok("SELECT set_config('search_path', 'rm_segments, public', false)");
+  exec_ok("SELECT seg_lib.refresh_facts('t1', ARRAY(SELECT id FROM rm_contacts.contacts"
+          " WHERE tenant = 't1'))");
+}
+
 static void setup(void) {
   pv_error err = PV_ERROR_INIT;
   db = pg_testdb_create();
@@ -114,6 +121,7 @@ static void setup(void) {
     pv_buf_release(&f);
     pv_buf_release(&cf);
   }
+  refresh_facts();
 }
 
 static void setup_supp(void) {
@@ -134,6 +142,7 @@ static void setup_supp(void) {
       }
     }
   }
+  refresh_facts();
 }
 
 static model_account *acct_of(const model_contact *m) {
