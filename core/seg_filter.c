@@ -22,7 +22,8 @@
 static const seg_field seg__fields[] = {
 #define C SEG_CONTACT
 #define CA (SEG_CONTACT | SEG_ACCOUNT)
-#define SEG_FIELD(id, name, type, ents, label, cat, sql) {name, SEG_T_##type, ents, label, cat, sql},
+#define SEG_FIELD(id, name, type, ents, label, cat, sql)                      \
+  {name, SEG_T_##type, ents, label, cat, sql},
 #include "core/seg_fields.def"
 #undef SEG_FIELD
 #undef C
@@ -516,10 +517,13 @@ static void seg__like(seg_sql *q, const seg_node *n, bool pre, bool suf, bool ne
     seg__expr(q, n, NULL);
     pv_buf_addstr(w, " IS NULL OR ");
   }
+  /* lower() LIKE lower(): ILIKE lower-cases the pattern again on every
+   * row, and a trigram index on lower(column) serves this form */
+  pv_buf_addstr(w, "lower");
   seg__expr(q, n, NULL);
-  pv_buf_addstr(w, negate ? " NOT ILIKE " : " ILIKE ");
+  pv_buf_addstr(w, negate ? " NOT LIKE lower(" : " LIKE lower(");
   seg__param(q, pv_buf_detach(&pat, NULL), "::text");
-  pv_buf_addstr(w, " ESCAPE '\\')");
+  pv_buf_addstr(w, ") ESCAPE '\\')");
 }
 
 static void seg__member(seg_sql *q, const seg_node *n) {
@@ -639,8 +643,8 @@ static void seg__emit_cond(seg_sql *q, const seg_node *n) {
   case SEG_OP_WITHIN_NEXT_DAYS: {
     bool last = n->op == SEG_OP_WITHIN_LAST_DAYS;
     seg__expr(q, n, NULL);
-    pv_buf_addstr(w, last ? " BETWEEN now() - make_interval(days => " : " BETWEEN now() AND "
-                                                                       "now() + make_interval(days => ");
+    pv_buf_addstr(w, last ? " BETWEEN now() - make_interval(days => "
+                          : " BETWEEN now() AND now() + make_interval(days => ");
     seg__param(q, pv_xstrdup(n->values[0]), "::int");
     pv_buf_addstr(w, last ? ") AND now()" : ")");
     break;

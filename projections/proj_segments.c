@@ -130,15 +130,22 @@ static int fold_definition(pg_conn *c, const evt_envelope *e, cJSON *d, const ch
     return exec(c, "UPDATE segments SET version = $3::bigint WHERE tenant = $1 AND id = $2",
                 3, (const char *[]){tenant, id, ver}, err);
   if (type_eq(e, "list.created")) {
+    /* lenient on purpose: another writer of list.created (branch dsets8's
+     * domain-set conversion) must not wedge this projection with a value
+     * the enums refuse; unknown values fall back to the defaults */
     v[6] = filter_or_none(d, "filter");
     return exec(c,
                 "INSERT INTO lists (tenant, id, entity_type, name, tags, visibility, team, owner,"
                 " source_type, source_ref, filter, snapshot_position, snapshot_ts, version,"
                 " created_position, updated_position, created_at, updated_at)"
-                " SELECT $1, $2, d->>'entity_type', d->>'name',"
-                " ARRAY(SELECT jsonb_array_elements_text(d->'tags')),"
-                " (d->>'visibility')::seg_lib.visibility_scope, d->>'team', d->>'owner',"
-                " (d->>'source_type')::seg_lib.source_type, d->>'source_ref', $7::jsonb,"
+                " SELECT $1, $2, coalesce(d->>'entity_type', 'contact'), coalesce(d->>'name',"
+                " $2), ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'tags', '[]'))),"
+                " CASE WHEN d->>'visibility' IN ('private', 'team', 'global') THEN"
+                " (d->>'visibility')::seg_lib.visibility_scope ELSE 'private' END,"
+                " coalesce(d->>'team', ''), coalesce(d->>'owner', ''),"
+                " CASE WHEN d->>'source_type' IN ('segment', 'manual_upload', 'selection',"
+                " 'filter', 'domain_set') THEN (d->>'source_type')::seg_lib.source_type ELSE"
+                " 'selection' END, d->>'source_ref', $7::jsonb,"
                 " (d->>'snapshot_position')::bigint,"
                 " CASE WHEN d ? 'snapshot_ts' THEN to_timestamp((d->>'snapshot_ts')::float8"
                 " / 1e6) END, $5::bigint, $4::bigint, $4::bigint, $6::timestamptz,"

@@ -6,7 +6,9 @@
 CREATE SCHEMA seg_lib;
 
 CREATE TYPE seg_lib.visibility_scope AS ENUM ('private', 'team', 'global');
-CREATE TYPE seg_lib.source_type AS ENUM ('segment', 'manual_upload', 'selection', 'filter');
+-- domain_set: a list made from a domain set (branch dsets8's conversion).
+CREATE TYPE seg_lib.source_type AS ENUM ('segment', 'manual_upload', 'selection', 'filter',
+                                         'domain_set');
 
 -- A custom field's text as a number, NULL when it is not one (a filter
 -- must never fail on a stored value). The exponent is bounded so that the

@@ -35,8 +35,9 @@
  *
  * BENCH_CONTACTS (default 1,000,000), BENCH_ACCOUNTS (100,000),
  * BENCH_RUNS (default 11), BENCH_KEEP_DB=1 keeps the database made in
- * PIVOTAL_TEST_DATABASE_URL's cluster (to EXPLAIN a filter). The database: PIVOTAL_TEST_DATABASE_URL (a
- * fresh database in that cluster), else a throwaway embedded cluster.
+ * PIVOTAL_TEST_DATABASE_URL's cluster (to EXPLAIN a filter). The database:
+ * PIVOTAL_TEST_DATABASE_URL (a fresh database in that cluster), else a
+ * throwaway embedded cluster.
  */
 #include "adapters/pg/pg_embedded.h"
 #include "adapters/pg/pg_migrate.h"
