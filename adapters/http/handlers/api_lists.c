@@ -122,7 +122,8 @@ typedef struct snap {
   char tenant[AUTH_ID_MAX];
 } snap;
 
-static void snap_free(snap *s) {
+static void snap_free(void *p) {
+  snap *s = p;
   cJSON_Delete(s->body);
   free(s->filter);
   free(s);
@@ -179,7 +180,7 @@ static void snap_run(http_request *req, snap *s) {
               seg_from_sql(s->entity), st->q.where.data);
   const char *head[] = {s->tenant};
   seg_stmt_params(st, head, 1);
-  seg_stmt_run(req, st, snap_rows, s);
+  seg_stmt_run(req, st, snap_rows, s, snap_free);
 }
 
 static void convert_segment(http_request *req, PGresult *res, void *ctx) {
@@ -210,10 +211,10 @@ void api_seg_convert(http_request *req) {
   const char *values[4];
   seg_vis_values(ap, values);
   values[3] = http_request_param(req, "id");
-  cmpl_query(req,
-             "SELECT s.filter::text, s.entity_type, s.name FROM rm_segments.segments s WHERE "
-             SEG_VISIBLE("s") " AND s.id = $4",
-             4, values, convert_segment, s, false);
+  seg_query(req,
+            "SELECT s.filter::text, s.entity_type, s.name FROM rm_segments.segments s WHERE "
+            SEG_VISIBLE("s") " AND s.id = $4",
+            4, values, convert_segment, s, snap_free);
 }
 
 /* ---- lists ---------------------------------------------------------------- */
@@ -420,6 +421,12 @@ static const char *const account_cols[] = {"id", "name", "domain", "industry", "
 
 static void export_step(export_job *x, const char *sql, int n, const char *const *values);
 
+static void export_job_free(void *p) {
+  export_job *x = p;
+  pv_buf_release(&x->out);
+  free(x);
+}
+
 static void export_finish(export_job *x) {
   if (x->conn) pg_pool_release(x->pool, x->conn);
   if (x->started) {
@@ -597,8 +604,8 @@ void api_lists_export(http_request *req) {
   const char *values[4];
   seg_vis_values(ap, values);
   values[3] = x->list_id;
-  cmpl_query(req,
-             "SELECT l.entity_type, l.name FROM rm_segments.lists l WHERE " SEG_VISIBLE("l")
-             " AND l.id = $4",
-             4, values, export_list, x, false);
+  seg_query(req,
+            "SELECT l.entity_type, l.name FROM rm_segments.lists l WHERE " SEG_VISIBLE("l")
+            " AND l.id = $4",
+            4, values, export_list, x, export_job_free);
 }

@@ -88,9 +88,14 @@ void seg_stmt_free(seg_stmt *s);
 /* values = head[0..nhead) then q's parameters (head strings must live
  * until the query ends). */
 void seg_stmt_params(seg_stmt *s, const char *const *head, int nhead);
-/* Runs s on the API's pool; fn gets the rows (errors are answered here);
- * s is freed after. */
-void seg_stmt_run(http_request *req, seg_stmt *s, cmpl_rows_fn fn, void *ctx);
+/* Runs s on the API's pool; fn gets the rows and owns ctx from then on.
+ * Errors are answered here, and ctx_free (may be NULL) frees ctx when fn
+ * is not called. s is freed after. */
+void seg_stmt_run(http_request *req, seg_stmt *s, cmpl_rows_fn fn, void *ctx,
+                  void (*ctx_free)(void *));
+/* seg_stmt_run for a fixed statement (sql: a string literal). */
+void seg_query(http_request *req, const char *sql, int n, const char *const *values,
+               cmpl_rows_fn fn, void *ctx, void (*ctx_free)(void *));
 
 /* Handlers named in adapters/http/routes.def. */
 void api_seg_fields(http_request *req);

@@ -200,6 +200,7 @@ typedef struct seg_run {
   seg_stmt *s;
   cmpl_rows_fn fn;
   void *ctx;
+  void (*ctx_free)(void *);
 } seg_run;
 
 static void stmt_done(pg_conn *c, int rc, PGresult *res, const pv_error *err, void *arg) {
@@ -211,6 +212,7 @@ static void stmt_done(pg_conn *c, int rc, PGresult *res, const pv_error *err, vo
     pv_error_set(&e, rc == PV_EUNAVAILABLE ? PV_EUNAVAILABLE : PV_EINTERNAL, NULL,
                  "could not read the read model");
     http_respond_error(r->req, &e);
+    if (r->ctx_free) r->ctx_free(r->ctx);
   } else {
     r->fn(r->req, res, r->ctx);
   }
@@ -219,17 +221,28 @@ static void stmt_done(pg_conn *c, int rc, PGresult *res, const pv_error *err, vo
   free(r);
 }
 
-void seg_stmt_run(http_request *req, seg_stmt *s, cmpl_rows_fn fn, void *ctx) {
+void seg_stmt_run(http_request *req, seg_stmt *s, cmpl_rows_fn fn, void *ctx,
+                  void (*ctx_free)(void *)) {
   api *a = http_request_app(req);
   seg_run *r = pv_xmalloc(sizeof *r);
-  *r = (seg_run){req, s, fn, ctx};
+  *r = (seg_run){req, s, fn, ctx, ctx_free};
   int rc = a->db ? pg_pool_query(a->db, s->sql.data, s->nvalues, s->values, stmt_done, r)
                  : PV_EUNAVAILABLE;
   if (rc == 0) return;
   free(r);
   seg_stmt_free(s);
+  if (ctx_free) ctx_free(ctx);
+  if (rc == PV_EBUSY) http_response_header(req, "Retry-After", "1");
   cmpl_fail(req, rc, NULL, rc == PV_EUNAVAILABLE ? "no read-model database is configured"
                                                  : "too many queries wait; retry");
+}
+
+void seg_query(http_request *req, const char *sql, int n, const char *const *values,
+               cmpl_rows_fn fn, void *ctx, void (*ctx_free)(void *)) {
+  seg_stmt *s = seg_stmt_new();
+  pv_buf_addstr(&s->sql, sql);
+  seg_stmt_params(s, values, n);
+  seg_stmt_run(req, s, fn, ctx, ctx_free);
 }
 
 static void first_value(http_request *req, PGresult *res, void *ctx) {
@@ -261,7 +274,7 @@ void api_seg_preview(http_request *req) {
   seg_preview_sql(&s->sql, ent, s->q.where.data, sample);
   const char *head[] = {ap->p.tenant};
   seg_stmt_params(s, head, 1);
-  seg_stmt_run(req, s, first_value, NULL);
+  seg_stmt_run(req, s, first_value, NULL, NULL);
 out:
   cJSON_Delete(body);
 }
