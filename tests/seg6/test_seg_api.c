@@ -10,6 +10,7 @@
  * and JSON export.
  */
 #include "adapters/pg/pg_migrate.h"
+#include "core/accounts.h"
 #include "core/contacts.h"
 #include "projections/proj.h"
 #include "tests/api/api_test_util.h"
@@ -34,6 +35,7 @@ typedef struct s6 {
   char *tok_admin, *tok_cm1, *tok_cm2, *tok_ops, *tok_client;
   char contact_ids[40][ENTITY_ID_LEN + 1];
   size_t ncontacts;
+  char account_ids[3][ENTITY_ID_LEN + 1];
 } s6;
 
 static void *loop_main(void *arg) {
@@ -166,7 +168,28 @@ static void upsert(s6 *h, size_t i, const char *title, bool phone) {
   contact_upsert_release(&arg);
 }
 
+/* Creates or updates account i (domain d<i>.example) with an industry. */
+static void account(s6 *h, size_t i, const char *industry) {
+  char domain[32], name[32];
+  snprintf(domain, sizeof domain, "d%zu.example", i);
+  snprintf(name, sizeof name, "Company %zu", i);
+  acct_write_arg arg = {0};
+  arg.in.name = name;
+  arg.in.domain = domain;
+  arg.in.industry = industry;
+  arg.in.source = "manual";
+  arg.in.observed_at_us = 1700000000000000 + (int64_t)i;
+  writer_cmd cmd = {.tenant = "default", .actor = "test", .decide = acct_upsert_decide,
+                    .arg = &arg};
+  if (writer_run(h->t.writer, &cmd)) test__fail(__FILE__, __LINE__, "account: %s",
+                                                cmd.error.message);
+  snprintf(h->account_ids[i], sizeof h->account_ids[i], "%s", arg.out_id);
+}
+
 static void seed(s6 *h, size_t n) {
+  account(h, 0, "software");
+  account(h, 1, "retail");
+  account(h, 2, "software");
   for (size_t i = 0; i < n; i++) upsert(h, i, titles[i % 5], i % 2 == 0);
   h->ncontacts = n;
 }
@@ -301,6 +324,42 @@ static void segments_membership_and_counts(void) {
   call(&h, "PATCH", path, h.tok_admin,
        "{\"filter\":{\"field\":\"contact.nope\",\"operator\":\"equals\",\"value\":\"x\"}}", 400,
        NULL);
+  /* an account segment: members kept by the same path, counted against
+   * the preview */
+  const char *af = "{\"field\":\"account.industry\",\"operator\":\"equals\","
+                   "\"value\":\"software\"}";
+  snprintf(body, sizeof body, "{\"name\":\"Accounts\",\"entityType\":\"account\","
+           "\"filter\":%s}", af);
+  cJSON *acc;
+  char *by_industry = create_segment(&h, h.tok_admin, "At software companies", af, "global");
+  call(&h, "POST", "/api/segments", h.tok_admin, body, 201, &acc);
+  char apath[128];
+  snprintf(apath, sizeof apath, "/api/segments/%s", jstr(acc, "id"));
+  cJSON_Delete(acc);
+  upsert(&h, 0, titles[1], true);
+  settle(&h);
+  snprintf(body, sizeof body, "{\"entityType\":\"account\",\"filter\":%s}", af);
+  call(&h, "POST", "/api/segments/preview", h.tok_admin, body, 200, &p);
+  call(&h, "GET", apath, h.tok_admin, NULL, 200, &s);
+  ASSERT_EQ((int)jnum(s, "recordCountCache"), 2);
+  ASSERT_EQ((int)jnum(p, "count"), 2);
+  ASSERT(cJSON_IsNull(cJSON_GetObjectItem(p, "emailable")));
+  cJSON_Delete(s);
+  cJSON_Delete(p);
+  /* an account changing industry leaves it, by the incremental path */
+  account(&h, 2, "retail");
+  settle(&h);
+  call(&h, "GET", apath, h.tok_admin, NULL, 200, &s);
+  ASSERT_EQ((int)jnum(s, "recordCountCache"), 1);
+  cJSON_Delete(s);
+  /* a contact segment on the account's industry follows it too: its
+   * contacts are re-evaluated when the account changes */
+  char *members = db_text(&h, "SELECT count(*) FROM rm_segments.members WHERE segment_id = $1",
+                          by_industry);
+  ASSERT(atoi(members) > 0);
+  free(members);
+  assert_members_match(&h, by_industry, af);
+  free(by_industry);
   snprintf(body, sizeof body, "/api/segments/%s/refresh", seg);
   call(&h, "POST", body, h.tok_admin, NULL, 202, NULL);
   call(&h, "DELETE", path, h.tok_admin, NULL, 200, NULL);
