@@ -19,5 +19,6 @@ int proj_accounts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_erro
 int proj_contacts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 int proj_field_changes_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 int proj_timeline_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+int proj_segments_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 
 #endif

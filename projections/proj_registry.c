@@ -39,6 +39,14 @@ static const char *const field_changes_types[] = {PROJ_ACCOUNT_TYPES, PROJ_CONTA
 static const char *const timeline_types[] = {PROJ_ACCOUNT_TYPES, PROJ_CONTACT_TYPES,
                                              "note.added", NULL};
 
+/* issue 6: segment, list and filter definitions, and what segment
+ * membership depends on (contacts, accounts, suppressions). */
+static const char *const segments_types[] = {
+    "segment.created", "segment.updated", "segment.deleted", "segment.refresh_requested",
+    "list.created", "list.updated", "list.members_added", "list.members_removed", "list.deleted",
+    "filter.saved", "filter.deleted", "suppression.added", "suppression.removed",
+    PROJ_ACCOUNT_TYPES, PROJ_CONTACT_TYPES, NULL};
+
 static const proj_def registry[] = {
     /* Counts per (tenant, type); deliberately NOT idempotent (n = n + k):
      * a batch applied twice shows. The crash tests rely on that. */
@@ -57,6 +65,8 @@ static const proj_def registry[] = {
     {"contacts", contacts_types, "rm_contacts", proj_contacts_fold},
     {"field_changes", field_changes_types, "rm_field_changes", proj_field_changes_fold},
     {"timeline", timeline_types, "rm_timeline", proj_timeline_fold},
+    /* issue 6: segments, lists, saved filters, segment members. */
+    {"segments", segments_types, "rm_segments", proj_segments_fold},
 };
 
 size_t proj_count(void) { return sizeof registry / sizeof registry[0]; }

@@ -4,6 +4,8 @@
  */
 #include "core/domainsets/ds_set.h"
 
+#include "core/mp_json.h"
+
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -598,41 +600,49 @@ int ds_list_decide(writer_ctx *ctx, void *argp, pv_error *err) {
   uint64_t v = 0;
   writer_stream_version(ctx, stream, &v);
   if (v) return pv_error_set(err, PV_EEXISTS, NULL, "the list id is taken");
-  size_t first = a->id_count < DS_LIST_IDS_PER_EVENT ? a->id_count : DS_LIST_IDS_PER_EVENT;
-  pv_buf p = PV_BUF_INIT;
+  /* issue 6's list shape (schema/events.def): the list, then its members
+   * in chunks; a domain set's list is global, owned by whoever converted
+   * it, and records the expansion's filters as its filter */
+  pv_buf filter = PV_BUF_INIT, p = PV_BUF_INIT;
+  pv_buf_addstr(&filter, "{\"title\":");
+  mpj_append_str(&filter, a->title ? a->title : "", a->title ? strlen(a->title) : 0);
+  pv_buf_addstr(&filter, ",\"seniority\":[");
+  for (size_t i = 0; i < a->seniority_count; i++) {
+    if (i) pv_buf_addch(&filter, ',');
+    mpj_append_str(&filter, a->seniority[i], strlen(a->seniority[i]));
+  }
+  pv_buf_addstr(&filter, "],\"department\":[");
+  for (size_t i = 0; i < a->department_count; i++) {
+    if (i) pv_buf_addch(&filter, ',');
+    mpj_append_str(&filter, a->department[i], strlen(a->department[i]));
+  }
+  pv_buf_addf(&filter, "],\"include_orphans\":%s}", a->include_orphans ? "true" : "false");
   msgpack_packer pk;
   mp_packer_init(&pk, &p);
-  msgpack_pack_map(&pk, 8);
+  msgpack_pack_map(&pk, 11);
   pack_kv_str(&pk, "list_id", a->list_id);
+  pack_kv_str(&pk, "entity_type", "contact");
   pack_kv_str(&pk, "name", a->name);
+  mp_pack_cstr(&pk, "tags");
+  msgpack_pack_array(&pk, 0);
+  pack_kv_str(&pk, "visibility", "global");
+  pack_kv_str(&pk, "team", "");
+  pack_kv_str(&pk, "owner", writer_ctx_actor(ctx));
   pack_kv_str(&pk, "source_type", "domain_set");
   pack_kv_str(&pk, "source_ref", a->set_id);
-  mp_pack_cstr(&pk, "filters");
-  msgpack_pack_map(&pk, 4);
-  pack_kv_str(&pk, "title", a->title ? a->title : "");
-  mp_pack_cstr(&pk, "seniority");
-  msgpack_pack_array(&pk, (uint32_t)a->seniority_count);
-  for (size_t i = 0; i < a->seniority_count; i++) mp_pack_cstr(&pk, a->seniority[i]);
-  mp_pack_cstr(&pk, "department");
-  msgpack_pack_array(&pk, (uint32_t)a->department_count);
-  for (size_t i = 0; i < a->department_count; i++) mp_pack_cstr(&pk, a->department[i]);
-  mp_pack_cstr(&pk, "include_orphans");
-  if (a->include_orphans) msgpack_pack_true(&pk);
-  else msgpack_pack_false(&pk);
-  mp_pack_cstr(&pk, "record_ids");
-  pack_ids(&pk, a->ids, 0, first);
-  pack_kv_uint(&pk, "total", a->id_count);
+  pack_kv_str(&pk, "filter", filter.data);
   pack_kv_uint(&pk, "snapshot_position", a->snapshot_position);
   int rc = writer_emit(ctx, stream, LOG_EXPECT_NO_STREAM, "list.created", 1, p.data, p.len, err);
-  for (size_t from = first; rc == 0 && from < a->id_count; from += DS_LIST_IDS_PER_EVENT) {
+  for (size_t from = 0; rc == 0 && from < a->id_count; from += DS_LIST_IDS_PER_EVENT) {
     size_t to = from + DS_LIST_IDS_PER_EVENT < a->id_count ? from + DS_LIST_IDS_PER_EVENT : a->id_count;
     pv_buf_reset(&p);
     mp_packer_init(&pk, &p);
     msgpack_pack_map(&pk, 1);
     mp_pack_cstr(&pk, "record_ids");
     pack_ids(&pk, a->ids, from, to);
-    rc = writer_emit(ctx, stream, LOG_EXPECT_ANY, "list.records_added", 1, p.data, p.len, err);
+    rc = writer_emit(ctx, stream, LOG_EXPECT_ANY, "list.members_added", 1, p.data, p.len, err);
   }
+  pv_buf_release(&filter);
   pv_buf_release(&p);
   return rc;
 }

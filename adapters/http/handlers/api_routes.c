@@ -5,6 +5,7 @@
 #include "adapters/http/handlers/api_internal.h"
 #include "adapters/http/handlers/api_cmpl.h"
 #include "adapters/http/handlers/api_crm.h"
+#include "adapters/http/handlers/api_seg.h"
 
 const http_route http_routes[] = {
 #define HTTP_ROUTE(method, path, handler, roles, body_limit, streaming, idempotent) \
