@@ -276,6 +276,17 @@ static void test_suppression_check_normalizes(void) {
   ASSERT_STR_EQ(jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "results"), 0), "status"),
                 "contactable");
   cJSON_Delete(j);
+  /* the history keeps both: added, then removed */
+  snprintf(wait, sizeof wait, "Pivotal-Min-Position: %llu\r\n",
+           (unsigned long long)log_head(h.t.log));
+  call(&h, "GET", "/api/suppressions/history?channel=phone&value=%2B1%20415%20555%200123",
+       h.tok_admin, wait, NULL, 200, &j);
+  const cJSON *hist = cJSON_GetObjectItem(j, "items");
+  ASSERT_EQ(cJSON_GetArraySize(hist), 2);
+  ASSERT_STR_EQ(jstr(cJSON_GetArrayItem(hist, 0), "action"), "added");
+  ASSERT_STR_EQ(jstr(cJSON_GetArrayItem(hist, 1), "action"), "removed");
+  ASSERT_STR_EQ(jstr(cJSON_GetArrayItem(hist, 1), "reason"), "mistake");
+  cJSON_Delete(j);
   h7_stop(&h);
 }
 

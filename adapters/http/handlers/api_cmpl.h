@@ -89,6 +89,7 @@ void api_supp_check(http_request *req);
 void api_supp_bulk(http_request *req);
 void api_supp_list(http_request *req);
 void api_supp_export(http_request *req);
+void api_supp_history(http_request *req);
 void api_unsub_page(http_request *req);
 void api_unsub_post(http_request *req);
 void api_consent_change(http_request *req);

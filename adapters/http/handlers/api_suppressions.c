@@ -517,3 +517,41 @@ void api_supp_export(http_request *req) {
              "FROM rm_suppressions.current " SUPP_FILTER " ORDER BY position",
              5, values, export_rows, NULL, false);
 }
+
+/* GET /api/suppressions/history?channel=&value=: every addition and
+ * removal of one value, in log order (the value normalized as a check
+ * would). */
+static void history_rows(http_request *req, PGresult *res, void *ctx) {
+  (void)ctx;
+  pv_buf out = PV_BUF_INIT;
+  pv_buf_addstr(&out, "{\"items\":");
+  pv_buf_addstr(&out, PQntuples(res) ? PQgetvalue(res, 0, 0) : "[]");
+  pv_buf_addch(&out, '}');
+  http_respond(req, 200, "application/json", out.data, out.len);
+  pv_buf_release(&out);
+}
+
+void api_supp_history(http_request *req) {
+  api *a = http_request_app(req);
+  const api_principal *ap = api_principal_of(req);
+  char channel[8], value[SUPP_KEY_MAX], key[SUPP_KEY_MAX];
+  int rc;
+  if ((rc = cmpl_query_param(req, "channel", channel, sizeof channel)) < 0 ||
+      (rc == 1 && (rc = cmpl_query_param(req, "value", value, sizeof value)) < 0))
+    return;
+  if (rc == 0) return cmpl_fail(req, PV_EINVAL, "/query", "channel and value are required");
+  pv_error e = PV_ERROR_INIT;
+  if (supp_normalize(channel, value, strlen(value), a->phone_region, key, &e)) {
+    snprintf(e.field, sizeof e.field, "/query/value");
+    return http_respond_error(req, &e);
+  }
+  const char *values[] = {ap->p.tenant, channel, key};
+  cmpl_query(req,
+             "SELECT coalesce(json_agg(json_build_object('position', position, 'action', "
+             "action, 'scope', CASE WHEN client_id = '' THEN 'global' ELSE 'client' END, "
+             "'client_id', NULLIF(client_id, ''), 'reason', reason, 'source', "
+             "NULLIF(source, ''), 'at', at, 'actor', actor) ORDER BY position), "
+             "'[]'::json)::text FROM rm_suppressions.history "
+             "WHERE tenant = $1 AND channel = $2 AND value = $3",
+             3, values, history_rows, NULL, false);
+}
