@@ -11,8 +11,8 @@
  *   unique          tenant \0 kind \0 normalized value → entity id
  *   suppressions    tenant \0 channel \0 normalized value → msgpack record
  *
- * Durability: default LMDB sync flags only — never MDB_NOSYNC,
- * MDB_NOMETASYNC or MDB_WRITEMAP. A write transaction's effects are durable
+ * Durability: LMDB's default sync flags only — none of the flags that skip
+ * or defer a sync, and no writable map. A write transaction's effects are durable
  * once log_wtxn_commit() returns 0.
  *
  * Map growth: LMDB's map has a fixed size. A put or commit that hits
