@@ -29,26 +29,9 @@ static void print_applied(const pg_migration *m, void *arg) {
 }
 
 int cmd_migrate(int argc, char **argv) {
-  static const struct option options[] = {
-      {"database-url", required_argument, NULL, 'u'},
-      {"data-dir", required_argument, NULL, 'd'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0},
-  };
   const char *url_flag = NULL, *data_dir_flag = NULL;
-  int opt;
-  while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-    switch (opt) {
-    case 'u': url_flag = optarg; break;
-    case 'd': data_dir_flag = optarg; break;
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
-    }
-  }
-  if (optind != argc) {
-    usage(stderr);
-    return 2;
-  }
+  int done = cmd_pg_parse_db_args(argc, argv, usage, &url_flag, &data_dir_flag);
+  if (done >= 0) return done;
 
   pv_error err = PV_ERROR_INIT;
   const char *data_dir = cmd_pg_data_dir(data_dir_flag);

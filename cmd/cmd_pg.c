@@ -107,3 +107,27 @@ int cmd_data_dir_create(const char *data_dir) {
           strerror(errno));
   return -1;
 }
+
+int cmd_pg_parse_db_args(int argc, char **argv, void (*print_usage)(FILE *out),
+                         const char **url_flag, const char **data_dir_flag) {
+  static const struct option options[] = {
+      {"database-url", required_argument, NULL, 'u'},
+      {"data-dir", required_argument, NULL, 'd'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  int opt;
+  while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    switch (opt) {
+    case 'u': *url_flag = optarg; break;
+    case 'd': *data_dir_flag = optarg; break;
+    case 'h': print_usage(stdout); return 0;
+    default: print_usage(stderr); return 2;
+    }
+  }
+  if (optind != argc) {
+    print_usage(stderr);
+    return 2;
+  }
+  return -1;
+}

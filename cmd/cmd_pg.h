@@ -9,6 +9,7 @@
 #include "core/common/pv_error.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 
 /* The data directory: flag, else PIVOTAL_DATA_DIR, else "var". */
 const char *cmd_pg_data_dir(const char *flag);
@@ -30,6 +31,15 @@ int cmd_pg_database(const char *url_flag, const char *data_dir,
  * 0700). Returns: 0, or -1 with the error printed.
  */
 int cmd_data_dir_create(const char *data_dir);
+
+/*
+ * Parses the options of a command that only needs a database and a data
+ * directory (migrate, status): --database-url, --data-dir, --help; no other
+ * argument. Returns: -1 to go on, or the exit status to return (0 after
+ * --help, 2 after a usage error, usage already printed).
+ */
+int cmd_pg_parse_db_args(int argc, char **argv, void (*usage)(FILE *out),
+                         const char **url_flag, const char **data_dir_flag);
 
 /* Prints err as `error: ...`, `detail: ...`, `hint: ...` on stderr. */
 void cmd_pg_print_error(const pv_error *err);
