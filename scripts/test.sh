@@ -25,8 +25,12 @@ setup() { # dir, meson options...
 run_suites() { # dir, meson test options...
   dir=$1; shift
   meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" >"$dir/test-output.txt" 2>&1
-  tail -n 12 "$dir/test-output.txt"
-  grep -E '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT|ERROR)' "$dir/test-output.txt" || true
+  if grep -qE '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT|ERROR)' "$dir/test-output.txt"; then
+    # the failed tests' logs (meson's --print-errorlogs), without the OK lines
+    grep -vE '^ *[0-9]+/[0-9]+ .* (OK|SKIP) ' "$dir/test-output.txt" | tail -n 300
+  else
+    tail -n 12 "$dir/test-output.txt"
+  fi
   builds="$builds $dir"
 }
 

@@ -169,6 +169,10 @@ http_parse_result http_parse_feed(http_parse *p, const char *data, size_t len,
   return HTTP_PARSE_ERROR;
 }
 
+bool http_parse_paused(const http_parse *p) {
+  return llhttp_get_errno(&p->llhttp) == HPE_PAUSED;
+}
+
 int http_parse_method(const http_parse *p) {
   switch (p->llhttp.method) {
   case HTTP_GET: return HTTP_METHOD_GET;

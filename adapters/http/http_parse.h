@@ -86,6 +86,11 @@ void http_parse_release(http_parse *p);
 http_parse_result http_parse_feed(http_parse *p, const char *data, size_t len,
                                   size_t *consumed);
 
+/* The parser stopped in a callback and has work left that needs no more
+ * bytes: a body span paused at the very end of the body still owes its
+ * on_complete. Feed it (even zero bytes) once the pause is lifted. */
+bool http_parse_paused(const http_parse *p);
+
 /* Method as HTTP_METHOD_* (0 when not one we route). */
 int http_parse_method(const http_parse *p);
 bool http_parse_keep_alive(const http_parse *p);

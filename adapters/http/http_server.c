@@ -826,7 +826,8 @@ static void conn_fail(http_conn *c, int status, const char *reason) {
 static void conn_drive(http_conn *c) {
   if (c->in_drive || c->closing || c->lingering) return;
   c->in_drive = true;
-  while (!c->closing && !conn_blocked(c) && c->roff < c->rlen) {
+  while (!c->closing && !conn_blocked(c) &&
+         (c->roff < c->rlen || http_parse_paused(&c->parse))) {
     size_t used = 0;
     http_parse_result r =
         http_parse_feed(&c->parse, c->rbuf + c->roff, c->rlen - c->roff, &used);

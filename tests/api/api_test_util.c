@@ -32,8 +32,6 @@ void apit_start(apit *t, const apit_opts *opts) {
   api_config cfg;
   api_config_init(&cfg);
   test_config(&cfg.http);
-  cfg.http.header_timeout_ms = 5000;
-  cfg.http.idle_timeout_ms = 5000;
   cfg.jwt_key = t->key;
   cfg.jwt_key_len = sizeof t->key;
   cfg.data_dir = opts->data_dir;

@@ -17,11 +17,18 @@
 void test_config(http_config *cfg) {
   http_config_init(cfg);
   cfg->port = 0;
+  cfg->header_timeout_ms = 10000;
+  cfg->idle_timeout_ms = 10000;
+  cfg->body_window_ms = 10000;
+  cfg->body_min_bytes = 1;
+  cfg->shutdown_timeout_ms = 2000;
+}
+
+void test_config_short_timeouts(http_config *cfg) {
+  test_config(cfg);
   cfg->header_timeout_ms = 300;
   cfg->idle_timeout_ms = 300;
   cfg->body_window_ms = 300;
-  cfg->body_min_bytes = 1;
-  cfg->shutdown_timeout_ms = 2000;
 }
 
 static void *server_thread(void *arg) {

@@ -27,8 +27,13 @@ void test_server_start(test_server *ts, const http_config *cfg,
 /* http_server_stop(), joins the thread; asserts the loop closed cleanly. */
 void test_server_stop(test_server *ts);
 
-/* A config for tests: ephemeral port and short timeouts (300 ms). */
+/* A config for tests: ephemeral port, and timeouts (10 s) that a loaded CI
+ * machine never reaches by accident. */
 void test_config(http_config *cfg);
+
+/* The same with the header, idle and body-rate timeouts at 300 ms: for the
+ * tests of those timeouts. */
+void test_config_short_timeouts(http_config *cfg);
 
 typedef struct test_client {
   int fd;

@@ -94,6 +94,14 @@ static void upload_chunk(http_request *req, const char *data, size_t len, void *
   }
 }
 
+/* Pauses on every chunk: a body whose last bytes arrive paused. */
+static void upload_chunk_pause_each(http_request *req, const char *data, size_t len,
+                                    void *ctx) {
+  upload *u = ctx;
+  u->chunks = 15;
+  upload_chunk(req, data, len, ctx);
+}
+
 static void upload_free(uv_handle_t *h) { free(h->data); }
 
 static void upload_end(http_request *req, int status, void *ctx) {
@@ -118,6 +126,14 @@ static void h_upload(http_request *req) {
   uv_idle_init(http_request_loop(req), &u->resume);
   u->resume.data = u;
   http_request_stream(req, upload_chunk, upload_end, u);
+}
+
+static void h_upload_pause_each(http_request *req) {
+  upload *u = calloc(1, sizeof *u);
+  u->req = req;
+  uv_idle_init(http_request_loop(req), &u->resume);
+  u->resume.data = u;
+  http_request_stream(req, upload_chunk_pause_each, upload_end, u);
 }
 
 static void h_private(http_request *req) {
@@ -145,6 +161,8 @@ static const http_route routes[] = {
     {HTTP_METHOD_POST, "/upload", h_upload, HTTP_PUBLIC, 64u << 20, true, false},
     {HTTP_METHOD_GET, "/private", h_private, HTTP_ROLE_ADMIN, 0, false, true},
     {HTTP_METHOD_POST, "/upload-small", h_upload, HTTP_PUBLIC, 100000, true, false},
+    {HTTP_METHOD_POST, "/upload-pause-each", h_upload_pause_each, HTTP_PUBLIC, 100000, true,
+     false},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
@@ -265,6 +283,22 @@ static void test_streaming_upload_50mib(void) {
   test_response_release(&r);
   test_close(&c);
   free(buf);
+  test_server_stop(&ts);
+}
+
+/* The handler pauses on the body's last bytes, which end the read buffer:
+ * after the resume the message is still completed and answered (it once
+ * waited for bytes that never came). */
+static void test_body_paused_at_its_end(void) {
+  start(NULL);
+  for (int i = 0; i < 3; i++) {
+    test_response r;
+    ASSERT_EQ(test_request(ts.port,
+                           "POST /upload-pause-each HTTP/1.1\r\nHost: t\r\n"
+                           "Content-Length: 5\r\n\r\nhello", &r), 200);
+    ASSERT_STR_EQ(r.body.data, "{\"bytes\":5,\"sum\":532}");
+    test_response_release(&r);
+  }
   test_server_stop(&ts);
 }
 
@@ -401,10 +435,12 @@ static void test_bad_chunk_size_400(void) {
   test_server_stop(&ts);
 }
 
-/* ---- Timeouts (config: 300 ms) */
+/* ---- Timeouts (test_config_short_timeouts: 300 ms) */
 
 static void test_slow_headers_closed(void) {
-  start(NULL);
+  http_config cfg;
+  test_config_short_timeouts(&cfg);
+  start(&cfg);
   test_client c;
   test_connect(&c, ts.port);
   test_sends(&c, "GET /healthz HTTP/1.1\r\nHost: t\r\n");
@@ -414,7 +450,9 @@ static void test_slow_headers_closed(void) {
 }
 
 static void test_idle_keep_alive_closed(void) {
-  start(NULL);
+  http_config cfg;
+  test_config_short_timeouts(&cfg);
+  start(&cfg);
   test_client c;
   test_connect(&c, ts.port);
   test_sends(&c, GET("/healthz"));
@@ -428,7 +466,7 @@ static void test_idle_keep_alive_closed(void) {
 
 static void test_stalled_body_closed(void) {
   http_config cfg;
-  test_config(&cfg);
+  test_config_short_timeouts(&cfg);
   cfg.body_min_bytes = 1000;
   start(&cfg);
   test_client c;
@@ -631,7 +669,6 @@ static void test_connection_cap_503(void) {
   http_config cfg;
   test_config(&cfg);
   cfg.max_connections = 2;
-  cfg.idle_timeout_ms = cfg.header_timeout_ms = 5000;
   start(&cfg);
   test_client a, b, c;
   test_connect(&a, ts.port);
@@ -658,7 +695,6 @@ static void test_connection_cap_503(void) {
 static void test_graceful_shutdown(void) {
   http_config cfg;
   test_config(&cfg);
-  cfg.idle_timeout_ms = cfg.header_timeout_ms = 5000;
   start(&cfg);
   test_client busy, idle;
   test_connect(&idle, ts.port);
@@ -822,6 +858,7 @@ static void test_config_listen(void) {
 
 TEST_MAIN(TEST(test_keep_alive), TEST(test_pipelined_in_order),
           TEST(test_chunked_body), TEST(test_streaming_upload_50mib),
+          TEST(test_body_paused_at_its_end),
           TEST(test_http10_closes), TEST(test_half_close_still_answered), TEST(test_oversized_headers_431),
           TEST(test_oversized_body_413), TEST(test_cl_with_te_400),
           TEST(test_two_content_lengths_400), TEST(test_bad_chunk_size_400),

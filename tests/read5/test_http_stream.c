@@ -153,7 +153,7 @@ static void test_reader_gone_or_stalled_is_eio(void) {
   reset();
   test_server ts;
   http_config cfg;
-  test_config(&cfg); /* idle timeout 300 ms: a stalled reader is dropped */
+  test_config_short_timeouts(&cfg); /* idle 300 ms: a stalled reader is dropped */
   test_server_start(&ts, &cfg, routes, N_ROUTES, NULL, NULL);
   test_client c;
   test_connect(&c, ts.port);

@@ -74,8 +74,6 @@ static void s6_start(s6 *h) {
   api_config cfg;
   api_config_init(&cfg);
   test_config(&cfg.http);
-  cfg.http.header_timeout_ms = 5000;
-  cfg.http.idle_timeout_ms = 5000;
   cfg.jwt_key = t->key;
   cfg.jwt_key_len = sizeof t->key;
   cfg.database_conninfo = h->db;
