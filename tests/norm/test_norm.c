@@ -10,7 +10,9 @@
 #include "core/norm/norm.h"
 #include "tests/harness/test.h"
 
+#include <idn2.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define COUNT(a) (sizeof(a) / sizeof *(a))
@@ -255,6 +257,55 @@ static void test_domain_rejects_with_reason(void) {
                 "invalid domain \"a\xe2\x98\x83\xcc\x81\xe2\x80\x8d.com\": it is not a valid "
                 "internationalized domain name");
   ASSERT(strncmp(err.detail, "IDNA: ", 6) == 0);
+}
+
+/* Letter-digit-hyphen hosts skip libidn2 (norm_host.c): what they come out
+ * as must be what libidn2 itself gives, for every shape of label; and an
+ * "xn--" label still goes through it, so broken Punycode is refused. */
+static void test_domain_ascii_fast_path_equals_libidn2(void) {
+  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789--";
+  static const char *const fixed[] = {"a-b--c.example.com", "ab--cd.de", "x1.y2.co.uk",
+                                      "Mixed-Case.Example.ORG", "a.b.c.d.e.f.example.net",
+                                      "xx--yy.example.com", "123abc.example.io"};
+  srand(7);
+  for (int i = 0; i < 2000; i++) {
+    char host[80];
+    if (i < (int)COUNT(fixed)) {
+      snprintf(host, sizeof host, "%s", fixed[i]);
+    } else {
+      size_t n = 0;
+      for (int label = 0, labels = 2 + rand() % 3; label < labels; label++) {
+        if (label) host[n++] = '.';
+        for (int k = 0, len = 1 + rand() % 12; k < len; k++)
+          host[n++] = alphabet[rand() % (int)(sizeof alphabet - 1)];
+      }
+      memcpy(host + n, ".com", 5);
+    }
+    norm_domain d;
+    pv_error err = PV_ERROR_INIT;
+    int rc = norm_domain_parse(host, strlen(host), &d, &err);
+    uint8_t *ascii = NULL;
+    int idn = idn2_lookup_u8((const uint8_t *)host, &ascii, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+    if (rc == 0) {
+      if (idn != IDN2_OK) test__fail(__FILE__, __LINE__, "%s: accepted, libidn2 refuses: %s", host, idn2_strerror(idn));
+      char lower[80];
+      size_t k = 0;
+      for (const uint8_t *c = ascii; *c; c++)
+        lower[k++] = (char)((*c >= 'A' && *c <= 'Z') ? *c - 'A' + 'a' : *c);
+      lower[k] = '\0';
+      const char *want = lower;
+      for (const char *const *pre = (const char *const[]){"www.", "mail.", "m.", NULL}; *pre; pre++)
+        if (strncmp(want, *pre, strlen(*pre)) == 0) want += strlen(*pre);
+      if (strcmp(d.domain, want) != 0) test__fail(__FILE__, __LINE__, "%s: %s, libidn2 %s", host, d.domain, want);
+    }
+    idn2_free(ascii);
+  }
+  norm_domain d;
+  pv_error err = PV_ERROR_INIT;
+  ASSERT_OK(norm_domain_parse("xn--bcher-kva.example", 21, &d, &err));
+  ASSERT_STR_EQ(d.domain, "xn--bcher-kva.example");
+  ASSERT_ERR(norm_domain_parse("xn--a.example", 13, &d, &err), PV_EINVAL);
+  ASSERT_ERR(norm_domain_parse("shop.xn--zz-.example", 20, &d, &err), PV_EINVAL);
 }
 
 /* ------------------------------------------------------------------ names */
@@ -523,6 +574,7 @@ TEST_MAIN(TEST(test_email_normalizes), TEST(test_email_case_and_space_variants_s
           TEST(test_email_rejects_with_reason), TEST(test_email_length_limits),
           TEST(test_error_quotes_a_long_value_whole_characters),
           TEST(test_domain_normalizes), TEST(test_domain_rejects_with_reason),
+          TEST(test_domain_ascii_fast_path_equals_libidn2),
           TEST(test_name_display_and_key), TEST(test_name_nfc_and_nfd_are_equal),
           TEST(test_name_rejects_invalid_text), TEST(test_phone_e164),
           TEST(test_phone_invalid_is_kept_and_flagged), TEST(test_phone_refuses_unusable_input),
