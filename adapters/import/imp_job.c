@@ -18,6 +18,14 @@
 
 typedef struct job job;
 
+/* Rows are prepared (normalized: most of an import's CPU, libphonenumber
+ * above all) IMP_JOB_PREP_BATCH at a time on up to IMP_JOB_PREP_THREADS
+ * threads, the reader's included, then checked for duplicates and
+ * submitted in row order. 128 rows: a thread start per ~1 ms of work per
+ * thread, under 1 % overhead. */
+#define IMP_JOB_PREP_BATCH 128
+#define IMP_JOB_PREP_THREADS 4
+
 typedef struct slot {
   job *j;
   imp_row row;
@@ -26,6 +34,13 @@ typedef struct slot {
   int pending; /* commands not yet answered (job lock) */
   bool settled; /* invalid or duplicate: no commands */
   bool skip;    /* before the resume row: counted already */
+  /* the row's cells as read, until it is prepared: NUL-separated in raw,
+   * their lengths in lens */
+  pv_buf raw;
+  size_t *lens;
+  size_t ncells, lens_cap;
+  int prep_rc;
+  pv_error prep_err;
 } slot;
 
 struct job {
@@ -40,6 +55,9 @@ struct job {
   imp_seen *seen;
   slot *slots;
   size_t head, count;
+  size_t staged; /* the last `staged` of the count rows: read, not yet prepared */
+  size_t prep_threads;
+  atomic_size_t prep_next; /* the next staged row to prepare */
   uint64_t rows, start_row;
   char delimiter;
   FILE *report;
@@ -269,9 +287,127 @@ static int submit(job *j, slot *s, writer_cmd *c, writer_decide_fn decide, void 
     int rc = writer_sim_run(j->sim, c, imp_outcome_event, &s->out);
     return rc ? pv_error_set(err, rc, NULL, "could not simulate row") : 0;
   }
+  pthread_mutex_lock(&j->lock);
+  s->pending++;
+  pthread_mutex_unlock(&j->lock);
   int rc = writer_submit(j->w, c);
-  if (rc) return pv_error_set(err, rc, NULL, "the writer refused a row");
+  if (rc) {
+    /* never answered: the row settles as failed instead of being waited for */
+    pthread_mutex_lock(&j->lock);
+    s->pending--;
+    pthread_mutex_unlock(&j->lock);
+    c->status = rc;
+    pv_error_set(&c->error, rc, NULL, "the writer refused the row");
+    return pv_error_set(err, rc, NULL, "the writer refused a row");
+  }
   return 0;
+}
+
+/* ---- preparing rows in parallel ------------------------------------------ */
+
+static slot *staged_slot(job *j, size_t k) {
+  return &j->slots[(j->head + j->count - j->staged + k) % IMP_JOB_WINDOW];
+}
+
+/* Copies a row's mapped cells into its slot (the reader's buffers are
+ * reused); a column the map ignores is staged empty, so a wide ignored
+ * column costs no memory here. */
+static void stage_cells(slot *s, const imp_map *m, const char *const *cells,
+                        const size_t *lens, size_t n) {
+  if (n > m->columns) n = m->columns;
+  pv_buf_reset(&s->raw);
+  if (n > s->lens_cap) {
+    s->lens = pv_xrealloc(s->lens, n * sizeof *s->lens);
+    s->lens_cap = n;
+  }
+  for (size_t i = 0; i < n; i++) {
+    bool keep = cells[i] && m->target[i] >= 0;
+    s->lens[i] = keep ? lens[i] : 0;
+    if (keep) pv_buf_add(&s->raw, cells[i], lens[i]);
+    pv_buf_add(&s->raw, "", 1);
+  }
+  s->ncells = n;
+}
+
+/* Prepares staged rows until none is left; run by every prep thread. */
+static void prepare_staged(job *j) {
+  const char *cells[IMP_MAX_COLUMNS];
+  size_t k;
+  while ((k = atomic_fetch_add(&j->prep_next, 1)) < j->staged) {
+    slot *s = staged_slot(j, k);
+    size_t n = s->ncells < IMP_MAX_COLUMNS ? s->ncells : IMP_MAX_COLUMNS;
+    const char *p = s->raw.data;
+    for (size_t i = 0; i < n; i++) {
+      cells[i] = p;
+      p += s->lens[i] + 1;
+    }
+    s->prep_err = (pv_error)PV_ERROR_INIT;
+    s->prep_rc = imp_row_prepare(&s->row, &j->map, &j->row_opts, s->out.row, cells, s->lens, n,
+                                 &s->prep_err);
+  }
+}
+
+static void *prep_thread(void *arg) {
+  prepare_staged(arg);
+  return NULL;
+}
+
+/* After its preparation, in row order: a duplicate check and the row's
+ * commands. */
+static int submit_prepared(job *j, slot *s) {
+  if (s->prep_rc) {
+    imp_outcome_error(&s->out, IMP_S_INVALID, &s->prep_err);
+    s->settled = true;
+    return 0;
+  }
+  uint64_t first = imp_seen_check(j->seen, &s->row);
+  if (first) {
+    s->out.status = IMP_S_DUPLICATE;
+    snprintf(s->out.reason, sizeof s->out.reason, "same email or id as row %llu",
+             (unsigned long long)first);
+    s->settled = true;
+    return 0;
+  }
+  if (imp_seen_account(j->seen, &s->row)) s->row.has_account = false;
+  if (s->skip) return 0;
+  int rc;
+  if (s->row.has_account &&
+      (rc = submit(j, s, &s->acc, acct_upsert_decide, &s->row.account, s->row.idem_account,
+                   &j->err)))
+    return rc;
+  if ((rc = submit(j, s, &s->con, imp_row_decide, &s->row, s->row.idem_contact, &j->err)))
+    return rc;
+  return 0;
+}
+
+/* Prepares the staged rows (in parallel when there are enough), then
+ * submits them in order. */
+static int flush_staged(job *j) {
+  if (!j->staged) return 0;
+  atomic_store(&j->prep_next, 0);
+  pthread_t threads[IMP_JOB_PREP_THREADS];
+  size_t started = 0;
+  size_t want = j->staged >= IMP_JOB_PREP_BATCH / 2 ? j->prep_threads : 1;
+  for (size_t t = 1; t < want; t++)
+    if (pthread_create(&threads[started], NULL, prep_thread, j) == 0) started++;
+  prepare_staged(j);
+  for (size_t t = 0; t < started; t++) pthread_join(threads[t], NULL);
+  int rc = 0;
+  size_t k = 0;
+  while (k < j->staged && rc == 0) rc = submit_prepared(j, staged_slot(j, k++));
+  /* after a refusal the rest is not submitted: forget it */
+  size_t rest = j->staged - k;
+  j->count -= rest;
+  j->rows -= rest;
+  j->staged = 0;
+  return rc;
+}
+
+/* Forgets rows read but not submitted (the import stops on an error). */
+static void drop_staged(job *j) {
+  j->count -= j->staged;
+  j->rows -= j->staged;
+  j->staged = 0;
 }
 
 static int on_row(void *arg, const char *const *cells, const size_t *lens, size_t n) {
@@ -286,44 +422,20 @@ static int on_row(void *arg, const char *const *cells, const size_t *lens, size_
     return 0;
   }
   if (j->count == IMP_JOB_WINDOW) {
-    int rc = finalize_head(j, &j->err);
+    int rc = flush_staged(j);
+    if (!rc) rc = finalize_head(j, &j->err);
     if (rc) return rc;
   }
   slot *s = &j->slots[(j->head + j->count) % IMP_JOB_WINDOW];
   j->count++;
+  j->staged++;
   uint64_t row = ++j->rows;
   imp_outcome_init(&s->out, row);
   s->settled = false;
   s->skip = row < j->start_row;
   s->pending = 0;
-  pv_error rerr = PV_ERROR_INIT;
-  int rc = imp_row_prepare(&s->row, &j->map, &j->row_opts, row, cells, lens, n, &rerr);
-  if (rc) {
-    imp_outcome_error(&s->out, IMP_S_INVALID, &rerr);
-    s->settled = true;
-    return 0;
-  }
-  uint64_t first = imp_seen_check(j->seen, &s->row);
-  if (first) {
-    s->out.status = IMP_S_DUPLICATE;
-    snprintf(s->out.reason, sizeof s->out.reason, "same email or id as row %llu",
-             (unsigned long long)first);
-    s->settled = true;
-    return 0;
-  }
-  if (imp_seen_account(j->seen, &s->row)) s->row.has_account = false;
-  if (s->skip) return 0;
-  pthread_mutex_lock(&j->lock);
-  s->pending = s->row.has_account ? 2 : 1;
-  pthread_mutex_unlock(&j->lock);
-  if (s->row.has_account &&
-      (rc = submit(j, s, &s->acc, acct_upsert_decide, &s->row.account, s->row.idem_account,
-                   &j->err)))
-    return rc;
-  if ((rc = submit(j, s, &s->con, imp_row_decide, &s->row, s->row.idem_contact, &j->err)))
-    return rc;
-  if (j->sim) s->pending = 0;
-  return 0;
+  stage_cells(s, &j->map, cells, lens, n);
+  return j->staged == IMP_JOB_PREP_BATCH ? flush_staged(j) : 0;
 }
 
 static void on_bytes(void *arg, uint64_t done, uint64_t total) {
@@ -347,7 +459,11 @@ static int run(job *j, log_t *log, writer_t *w, const imp_job_opts *o, uint64_t 
   for (size_t i = 0; i < IMP_JOB_WINDOW; i++) {
     j->slots[i].j = j;
     imp_row_init(&j->slots[i].row);
+    pv_buf_init(&j->slots[i].raw, 0);
   }
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  j->prep_threads = cpus < 1 ? 1 : cpus > IMP_JOB_PREP_THREADS ? IMP_JOB_PREP_THREADS
+                                                               : (size_t)cpus;
   pv_buf_init(&j->line, 512);
   pthread_mutex_init(&j->lock, NULL);
   pthread_cond_init(&j->cond, NULL);
@@ -374,6 +490,8 @@ static int run(job *j, log_t *log, writer_t *w, const imp_job_opts *o, uint64_t 
   imp_read_opts ro = {.format = o->format, .delimiter = o->delimiter, .on_row = on_row,
                       .on_bytes = on_bytes, .arg = j};
   rc = imp_read_file(o->path, &ro, &j->delimiter, &j->err);
+  if (rc == 0) rc = flush_staged(j);
+  else drop_staged(j);
   if (!j->map_ready && rc == 0)
     rc = pv_error_set(&j->err, PV_EINVAL, NULL, "the file has no header row");
   /* settle what is in flight, whatever happened */
@@ -403,7 +521,11 @@ cleanup:
   if (out) *out = j->prog;
   writer_sim_close(j->sim);
   if (j->report) fclose(j->report);
-  for (size_t i = 0; i < IMP_JOB_WINDOW; i++) imp_row_release(&j->slots[i].row);
+  for (size_t i = 0; i < IMP_JOB_WINDOW; i++) {
+    imp_row_release(&j->slots[i].row);
+    pv_buf_release(&j->slots[i].raw);
+    free(j->slots[i].lens);
+  }
   free(j->slots);
   imp_seen_free(j->seen);
   pv_buf_release(&j->line);

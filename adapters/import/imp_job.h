@@ -4,6 +4,10 @@
  * (core/imp.h) and either submits them (commit) or simulates them
  * (dry run, writer_sim), writing one report line per row in row order.
  *
+ * Rows are read on the caller's thread and normalized in batches on a few
+ * threads (most of an import's CPU is normalization); duplicate checks,
+ * submission and the report stay in row order.
+ *
  * Commit: rows are submitted in a window of IMP_JOB_WINDOW rows in flight,
  * so several hundred share each group commit; a row's outcome is read from
  * the events its commands appended once they are durable. Every
