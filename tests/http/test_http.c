@@ -120,21 +120,17 @@ static void upload_end(http_request *req, int status, void *ctx) {
   http_respond_json(req, 200, out);
 }
 
-static void h_upload(http_request *req) {
+static void upload_start(http_request *req, http_chunk_fn on_chunk) {
   upload *u = calloc(1, sizeof *u);
   u->req = req;
   uv_idle_init(http_request_loop(req), &u->resume);
   u->resume.data = u;
-  http_request_stream(req, upload_chunk, upload_end, u);
+  http_request_stream(req, on_chunk, upload_end, u);
 }
 
-static void h_upload_pause_each(http_request *req) {
-  upload *u = calloc(1, sizeof *u);
-  u->req = req;
-  uv_idle_init(http_request_loop(req), &u->resume);
-  u->resume.data = u;
-  http_request_stream(req, upload_chunk_pause_each, upload_end, u);
-}
+static void h_upload(http_request *req) { upload_start(req, upload_chunk); }
+
+static void h_upload_pause_each(http_request *req) { upload_start(req, upload_chunk_pause_each); }
 
 static void h_private(http_request *req) {
   http_respond(req, 200, "text/plain", "secret", 6);
