@@ -150,6 +150,62 @@ static void upload_dry_run_commit_errors(void) {
   apit_stop(&t);
 }
 
+/* 40,000 invalid rows: an errors download of ~3 MB, many times the
+ * server's write backlog, read by a client that stalls once midway; every
+ * line arrives, in order, after the header. */
+static void errors_csv_streams_a_big_report(void) {
+  apit t;
+  char uid[USERS_ID_MAX];
+  start(&t, uid);
+  char *tok = apit_token(&t, uid);
+  const int rows = 40000;
+  pv_buf csv = PV_BUF_INIT;
+  pv_buf_addf(&csv, "Email,First Name\r\n");
+  for (int i = 0; i < rows; i++) pv_buf_addf(&csv, "not-an-address-%d,N\r\n", i);
+  test_response r;
+  ASSERT_EQ(apit_req(&t, "POST", "/api/imports?mode=commit", tok, "Content-Type: text/csv\r\n",
+                     csv.data, &r), 202);
+  pv_buf_release(&csv);
+  char *id = import_id(&r);
+  test_response_release(&r);
+  cJSON *j = wait_done(&t, tok, id);
+  ASSERT_EQ(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "counts"), "invalid")->valueint, rows);
+  cJSON_Delete(j);
+
+  test_client c;
+  test_connect(&c, t.port);
+  pv_buf req = PV_BUF_INIT;
+  pv_buf_addf(&req, "GET /api/imports/%s/errors.csv HTTP/1.1\r\nHost: x\r\n"
+                    "Authorization: Bearer %s\r\n\r\n", id, tok);
+  test_send(&c, req.data, req.len);
+  pv_buf_release(&req);
+  usleep(200000); /* the server fills its backlog and waits */
+  ASSERT_EQ(test_read_response(&c, &r), 0);
+  test_close(&c);
+  ASSERT_EQ(r.status, 200);
+  char disp[128], want[128];
+  snprintf(want, sizeof want, "attachment; filename=\"import-%s-errors.csv\"", id);
+  ASSERT_STR_EQ(test_header(&r, "content-disposition", disp, sizeof disp), want);
+  ASSERT(r.body.len > (2u << 20));
+  pv_buf_add(&r.body, "", 1);
+  const char *p = r.body.data;
+  ASSERT(strncmp(p, "row,status,contact_id,fields,account,field,reason\r\n", 51) == 0);
+  p = strstr(p, "\r\n") + 2;
+  for (int i = 0; i < rows; i++) {
+    char prefix[64];
+    int n = snprintf(prefix, sizeof prefix, "%d,invalid,", i + 1);
+    if (strncmp(p, prefix, (size_t)n) != 0) test__fail(__FILE__, __LINE__, "line %d: %.40s", i, p);
+    p = strstr(p, "\r\n");
+    ASSERT(p != NULL);
+    p += 2;
+  }
+  ASSERT_EQ(*p, '\0');
+  test_response_release(&r);
+  free(id);
+  free(tok);
+  apit_stop(&t);
+}
+
 static void upload_50mb_bounded_memory(void) {
   apit t;
   char uid[USERS_ID_MAX];
@@ -272,5 +328,6 @@ static void server_resumes_unfinished_import(void) {
   apit_stop(&t);
 }
 
-TEST_MAIN(TEST(upload_dry_run_commit_errors), TEST(upload_50mb_bounded_memory),
+TEST_MAIN(TEST(upload_dry_run_commit_errors), TEST(errors_csv_streams_a_big_report),
+          TEST(upload_50mb_bounded_memory),
           TEST(server_resumes_unfinished_import))

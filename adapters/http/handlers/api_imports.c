@@ -16,9 +16,10 @@
  * rows/s, ETA from the bytes left) or, for an import of an earlier run,
  * what its events say. GET /api/imports/:id/errors.csv answers the rows of
  * the report that were not applied (duplicate, invalid, suppressed,
- * failed), already escaped by RFC 4180 and against formula injection. The
- * HTTP server has no streamed responses yet, so it is read whole: at most
- * API_IMPORT_ERRORS_MAX bytes.
+ * failed), already escaped by RFC 4180 and against formula injection,
+ * streamed: the report is read 64 KiB at a time on libuv's thread pool
+ * (uv_fs_read) and the next read waits for the connection to drain, so a
+ * report of any size costs one buffer.
  *
  * Thread: handlers on the API loop; jobs on their own threads, sharing the
  * registry under its lock. api_imports_free cancels running jobs (they stop
@@ -40,9 +41,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* 64 MiB of error lines: arbitrary; ~300k rows' errors, well under the
- * memory of one import job's window. */
-#define API_IMPORT_ERRORS_MAX (64u << 20)
+/* The report is read in pieces of 64 KiB: as the HTTP server's own read
+ * buffer. */
+#define API_IMPORT_ERRORS_READ (64u << 10)
 #define API_IMPORT_ID_LEN 32
 
 typedef struct imp_http_job {
@@ -446,6 +447,83 @@ static bool is_error_line(const char *line) {
          strncmp(comma + 1, "suppressed,", 11) == 0 || strncmp(comma + 1, "failed,", 7) == 0;
 }
 
+/* The errors download of one request. Its records are one line each:
+ * imp_csv_cell quotes CR and LF inside a cell, so a record ends at a CRLF
+ * outside quotes. */
+typedef struct errors_stream {
+  http_request *req;
+  uv_loop_t *loop;
+  uv_fs_t fs;
+  uv_file fd;
+  int64_t offset;
+  bool quoted, past_header;
+  pv_buf rec, out;
+  char buf[API_IMPORT_ERRORS_READ];
+} errors_stream;
+
+static void errors_read(errors_stream *es);
+
+static void errors_close(errors_stream *es) {
+  uv_fs_t c;
+  uv_fs_close(es->loop, &c, es->fd, NULL);
+  uv_fs_req_cleanup(&c);
+  pv_buf_release(&es->rec);
+  pv_buf_release(&es->out);
+  free(es);
+}
+
+static void errors_writable(http_request *req, int status, void *ctx) {
+  errors_stream *es = ctx;
+  if (status) {
+    http_respond_end(req);
+    errors_close(es);
+    return;
+  }
+  errors_read(es);
+}
+
+static void errors_on_read(uv_fs_t *r) {
+  errors_stream *es = r->data;
+  ssize_t n = r->result;
+  uv_fs_req_cleanup(r);
+  if (n <= 0) {
+    /* a read error cuts the body, so it cannot pass for the whole list */
+    if (n < 0) http_respond_abort(es->req);
+    else http_respond_end(es->req);
+    errors_close(es);
+    return;
+  }
+  es->offset += n;
+  pv_buf_reset(&es->out);
+  for (ssize_t i = 0; i < n; i++) {
+    char ch = es->buf[i];
+    pv_buf_add(&es->rec, &ch, 1);
+    if (ch == '"') es->quoted = !es->quoted;
+    if (ch == '\n' && !es->quoted) {
+      if (es->past_header && is_error_line(es->rec.data))
+        pv_buf_add(&es->out, es->rec.data, es->rec.len);
+      es->past_header = true;
+      pv_buf_reset(&es->rec);
+    }
+  }
+  int rc = http_respond_chunk(es->req, es->out.data, es->out.len);
+  if (rc == PV_EIO) {
+    http_respond_end(es->req);
+    errors_close(es);
+  } else if (rc == 0) {
+    errors_read(es);
+  } /* PV_EBUSY: errors_writable reads on */
+}
+
+static void errors_read(errors_stream *es) {
+  uv_buf_t b = uv_buf_init(es->buf, sizeof es->buf);
+  es->fs.data = es;
+  if (uv_fs_read(es->loop, &es->fs, es->fd, &b, 1, es->offset, errors_on_read) < 0) {
+    http_respond_abort(es->req);
+    errors_close(es);
+  }
+}
+
 void api_imports_errors(http_request *req) {
   api *a = http_request_app(req);
   const api_principal *ap = api_principal_of(req);
@@ -463,33 +541,32 @@ void api_imports_errors(http_request *req) {
   }
   char path[PATH_MAX + 64];
   snprintf(path, sizeof path, "%s/%s.report.csv", a->imports->dir, id);
-  FILE *f = fopen(path, "rb");
-  if (!f) {
+  uv_loop_t *loop = http_request_loop(req);
+  uv_fs_t open_req;
+  /* a local file's open does not wait on the network: synchronous */
+  int fd = uv_fs_open(loop, &open_req, path, UV_FS_O_RDONLY, 0, NULL);
+  uv_fs_req_cleanup(&open_req);
+  if (fd < 0) {
     pv_error_set(&err, PV_ENOTFOUND, NULL, "import %s has no report on this server", id);
     http_respond_error(req, &err);
     return;
   }
-  /* the report's records are one line each: imp_csv_cell quotes CR and LF
-   * inside a cell, so a record ends at a CRLF outside quotes */
-  pv_buf out = PV_BUF_INIT, rec = PV_BUF_INIT;
-  pv_buf_addf(&out, "row,status,contact_id,fields,account,field,reason\r\n");
-  bool quoted = false, first = true;
-  int c;
-  while ((c = fgetc(f)) != EOF && out.len < API_IMPORT_ERRORS_MAX) {
-    char ch = (char)c;
-    pv_buf_add(&rec, &ch, 1);
-    if (ch == '"') quoted = !quoted;
-    if (ch == '\n' && !quoted) {
-      if (!first && is_error_line(rec.data)) pv_buf_add(&out, rec.data, rec.len);
-      first = false;
-      pv_buf_reset(&rec);
-    }
-  }
-  fclose(f);
+  errors_stream *es = pv_xcalloc(1, sizeof *es);
+  es->req = req;
+  es->loop = loop;
+  es->fd = fd;
+  pv_buf_init(&es->rec, 0);
+  pv_buf_init(&es->out, 0);
   char disp[96];
   snprintf(disp, sizeof disp, "attachment; filename=\"import-%s-errors.csv\"", id);
   http_response_header(req, "Content-Disposition", disp);
-  http_respond(req, 200, "text/csv; charset=utf-8", out.data, out.len);
-  pv_buf_release(&out);
-  pv_buf_release(&rec);
+  http_respond_start(req, 200, "text/csv; charset=utf-8", errors_writable, es);
+  static const char header[] = "row,status,contact_id,fields,account,field,reason\r\n";
+  int rc = http_respond_chunk(req, header, sizeof header - 1);
+  if (rc == PV_EIO) {
+    http_respond_end(req);
+    errors_close(es);
+  } else if (rc == 0) {
+    errors_read(es);
+  } /* PV_EBUSY: errors_writable reads on */
 }
