@@ -38,7 +38,7 @@ struct log_wtxn {
 
 struct log {
   MDB_env *env;
-  MDB_dbi events, streams, stream_events, idempotency, unique, suppressions;
+  MDB_dbi events, stream_events, idempotency, unique, suppressions;
   char *dir;
   bool read_only;
   size_t map_size, map_max;
@@ -131,7 +131,6 @@ static int open_dbis(log_t *log, pv_error *err) {
   if (rc) return lmdb_fail(err, rc, "open", log->dir);
   struct { const char *name; MDB_dbi *dbi; unsigned flags; } dbs[] = {
       {"events", &log->events, MDB_INTEGERKEY},
-      {"streams", &log->streams, 0},
       {"stream_events", &log->stream_events, 0},
       {"idempotency", &log->idempotency, 0},
       {"unique", &log->unique, 0},
@@ -386,28 +385,31 @@ done:
   return rc;
 }
 
-static int stream_version(MDB_txn *txn, MDB_dbi streams, const char *tenant,
-                          const char *stream, uint64_t *version, uint64_t *last_pos) {
+/* A stream's head version: the last key of its run in stream_events
+ * (tenant \0 stream \0 version), found by seeking just past the run. */
+static int stream_version(MDB_txn *txn, MDB_dbi stream_events, const char *tenant,
+                          const char *stream, uint64_t *version) {
   key_buf kb;
-  key_parts(&kb, tenant, stream, (char *)NULL);
+  key_parts(&kb, tenant, stream, "", (char *)NULL);
+  size_t prefix = kb.len;
+  key_add_be64(&kb, UINT64_MAX);
   if (kb.overflow) return PV_EINVAL;
-  MDB_val k = key_val(&kb), v;
-  int rc = mdb_get(txn, streams, &k, &v);
-  if (rc == MDB_NOTFOUND) {
-    *version = 0;
-    if (last_pos) *last_pos = 0;
-    return 0;
-  }
+  *version = 0;
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, stream_events, &cur);
   if (rc) return lmdb_to_pv(rc);
-  if (v.mv_size != 16) return PV_ECORRUPT;
-  *version = be64(v.mv_data);
-  if (last_pos) *last_pos = be64((const char *)v.mv_data + 8);
-  return 0;
+  MDB_val k = key_val(&kb), v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  rc = mdb_cursor_get(cur, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+  if (rc == 0 && k.mv_size == prefix + 8 && memcmp(k.mv_data, kb.data, prefix) == 0)
+    *version = be64((const char *)k.mv_data + prefix);
+  mdb_cursor_close(cur);
+  return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdb_to_pv(rc);
 }
 
 int log_reader_stream_version(log_reader *rd, const char *tenant, const char *stream,
                               uint64_t *version) {
-  return stream_version(rd->txn, rd->log->streams, tenant, stream, version, NULL);
+  return stream_version(rd->txn, rd->log->stream_events, tenant, stream, version);
 }
 
 static int read_stream(log_t *log, MDB_txn *txn, const char *tenant, const char *stream,
@@ -609,7 +611,7 @@ uint64_t log_wtxn_head(const log_wtxn *tx) { return tx->head; }
 
 int log_wtxn_stream_version(log_wtxn *tx, const char *tenant, const char *stream,
                             uint64_t *version) {
-  return stream_version(tx->txn, tx->log->streams, tenant, stream, version, NULL);
+  return stream_version(tx->txn, tx->log->stream_events, tenant, stream, version);
 }
 
 int log_wtxn_read_event(log_wtxn *tx, uint64_t position, evt_envelope *e) {
@@ -625,7 +627,7 @@ int log_append(log_wtxn *tx, const log_event_in *in, uint64_t *position,
                uint64_t *stream_version_out, pv_error *err) {
   log_t *log = tx->log;
   uint64_t version;
-  int rc = stream_version(tx->txn, log->streams, in->tenant, in->stream, &version, NULL);
+  int rc = stream_version(tx->txn, log->stream_events, in->tenant, in->stream, &version);
   if (rc == PV_EINVAL) return pv_error_set(err, rc, "stream", "stream id is too long");
   if (rc) return pv_error_set(err, rc, NULL, "could not read the stream's version");
   if (in->expected_version != LOG_EXPECT_ANY && (uint64_t)in->expected_version != version) {
@@ -661,20 +663,12 @@ int log_append(log_wtxn *tx, const log_event_in *in, uint64_t *position,
   if ((rc = mdb_put(tx->txn, log->events, &k, &v, MDB_APPEND))) goto fail;
 
   key_buf kb;
-  uint8_t head[16];
-  for (int i = 0; i < 8; i++) {
-    head[i] = (uint8_t)(e.stream_version >> (56 - 8 * i));
-    head[8 + i] = (uint8_t)(e.position >> (56 - 8 * i));
-  }
-  key_parts(&kb, in->tenant, in->stream, (char *)NULL);
-  k = key_val(&kb);
-  v = (MDB_val){sizeof head, head};
-  if ((rc = mdb_put(tx->txn, log->streams, &k, &v, 0))) goto fail;
-
+  uint8_t pos_be[8];
+  for (int i = 0; i < 8; i++) pos_be[i] = (uint8_t)(e.position >> (56 - 8 * i));
   key_parts(&kb, in->tenant, in->stream, "", (char *)NULL);
   key_add_be64(&kb, e.stream_version);
   k = key_val(&kb);
-  v = (MDB_val){8, head + 8};
+  v = (MDB_val){sizeof pos_be, pos_be};
   if ((rc = mdb_put(tx->txn, log->stream_events, &k, &v, 0))) goto fail;
 
   tx->head = e.position;

@@ -76,6 +76,36 @@ static void test_append_assigns_positions_and_versions(void) {
   log_close(log);
 }
 
+/* A stream's head is the last key of its run in stream_events: streams
+ * whose ids are prefixes or neighbours of another's, the first and the
+ * last run of the index, and an absent stream between two present ones
+ * each get their own version. */
+static void test_stream_head_among_neighbours(void) {
+  log_t *log = open_log(NULL);
+  static const char *const streams[] = {"a", "a-", "ab", "a-b", "b", "zz"};
+  uint64_t pos;
+  for (int round = 0; round < 3; round++)
+    for (size_t i = 0; i < sizeof streams / sizeof *streams; i++)
+      if (i <= (size_t)round * 2 + 1) ASSERT_OK(tu_append(log, streams[i], LOG_EXPECT_ANY, "x", &pos));
+  log_reader *rd;
+  ASSERT_OK(log_read_begin(log, &rd));
+  static const struct { const char *stream; uint64_t version; } want[] = {
+      {"a", 3}, {"a-", 3}, {"ab", 2}, {"a-b", 2}, {"b", 1}, {"zz", 1},
+      {"", 0}, {"a-a", 0}, {"aa", 0}, {"c", 0}, {"zzz", 0}};
+  for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+    uint64_t version = 99;
+    ASSERT_OK(log_reader_stream_version(rd, "acme", want[i].stream, &version));
+    if (version != want[i].version)
+      test__fail(__FILE__, __LINE__, "%s: version %llu, want %llu", want[i].stream,
+                 (unsigned long long)version, (unsigned long long)want[i].version);
+  }
+  uint64_t version = 99;
+  ASSERT_OK(log_reader_stream_version(rd, "acmf", "a", &version));
+  ASSERT_U64_EQ(version, 0);
+  log_read_end(rd);
+  log_close(log);
+}
+
 static void test_expected_version_conflicts(void) {
   log_t *log = open_log(NULL);
   uint64_t pos;
@@ -349,7 +379,8 @@ static void test_append_after_another_process_appended(void) {
   log_close(log);
 }
 
-TEST_MAIN(TEST(test_append_assigns_positions_and_versions), TEST(test_expected_version_conflicts),
+TEST_MAIN(TEST(test_append_assigns_positions_and_versions), TEST(test_stream_head_among_neighbours),
+          TEST(test_expected_version_conflicts),
           TEST(test_reopen_keeps_head_and_hash), TEST(test_scan_is_bounded), TEST(test_indexes),
           TEST(test_verify_detects_flipped_byte), TEST(test_verify_detects_deleted_event),
           TEST(test_verify_detects_swapped_events), TEST(test_map_full_grows_then_storage_full),
