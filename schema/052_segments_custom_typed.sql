@@ -2,26 +2,34 @@
 -- copies of the custom fields kept in contact_facts, and the seg_lib
 -- helpers the compiled filters call are PARALLEL SAFE.
 --
--- Why (tests/bench/bench_segments.c: 1M contacts, a quarter with a numeric
--- custom "budget"; counts of the preview's shape on the shared 2-core
--- machine, medians of 7, one load level):
---   budget > 150000 as CASE jsonb_typeof(custom_fields->k) ... seg_lib.num(..)
---     seg_lib.num PARALLEL UNSAFE (the default), which keeps the whole
---     preview in one process:                                      440 ms
---     seg_lib.num PARALLEL SAFE:                                   185 ms
---     (custom_numbers->k)::numeric over the copy below:            130 ms
---     (custom_numbers->k)::float8: no faster than numeric          134 ms
---     a plain text equality on the same table, for scale:          100 ms
---   custom date > '2026-01-01' (a quarter with a date):
---     seg_lib.ts(custom_fields->>k) (plpgsql; its EXCEPTION block is a
---     subtransaction per row, so it cannot run in parallel):       1050 ms
---     (custom_dates->>k)::timestamptz over the copy below:          253 ms
---     (epoch seconds and to_timestamp: 147 against 156 ms; not worth
---     the float8 rounding)                  text equality for scale: 160 ms
--- The copies add ~4% to the table at one custom number in four contacts
--- (the other filters scan it: no measurable change). A copy is NULL when
--- the contact has no such value, so the 75% without one cost nothing (->
--- is strict and never called).
+-- Why (tests/bench/bench_segments.c's data: 1M contacts, a quarter with a
+-- numeric custom "budget"; counts of the preview's shape in psql on the
+-- shared 2-core machine, medians of 7; each group measured together):
+--   budget > 150000 (62,604 matches), on contact_facts with 052 applied,
+--   three rounds:
+--     CASE jsonb_typeof(custom_fields->k) ... seg_lib.num(..) END, with
+--     seg_lib.num PARALLEL UNSAFE (the default for a function), which
+--     keeps the whole preview statement in one process:    303-355 ms
+--     the same with seg_lib.num PARALLEL SAFE:              217-245 ms
+--     (custom_numbers->k)::numeric over the copy below:     173-203 ms
+--     (custom_numbers->k)::float8: no faster                    208 ms
+--   and earlier, on copies of the table with and without the column: the
+--   parallel CASE 185 ms, the copy 130 ms, float8 134 ms, a plain text
+--   equality 100 ms. (In the bench's preview, serial, it was 440 ms.)
+--   a custom date > '2026-01-01' (a date added to a quarter):
+--     seg_lib.ts(custom_fields->>k) (plpgsql, whose EXCEPTION block
+--     is a subtransaction per row and cannot run in parallel):   1050 ms
+--     (custom_dates->>k)::timestamptz over the copy below:        253 ms
+--     a plain text equality, for scale:                           160 ms
+--   and later, at a lighter load: the ISO text cast 156 ms, epoch
+--   seconds through to_timestamp(float8) 147 ms, equality 116 ms: not
+--   worth float8's rounding of microseconds.
+-- In the bench itself the preview's p50 went from ~2.1x the seniority
+-- filter's to about the same (docs/segments.md has the runs). The copies
+-- add 4.7% to the table at one custom number in four contacts (234 -> 245
+-- MB; a plain equality over the two tables: 101.8 against 100.9 ms). A
+-- copy is NULL when the contact has no such value, so the 75% without one
+-- cost nothing (-> is strict and never called).
 --
 -- Meaning is kept: custom_numbers holds exactly the values
 -- seg_lib.jnum reads as a number (JSON numbers, strings that read as one),
