@@ -145,7 +145,9 @@ static const char *jstr(const cJSON *j, const char *key) {
 static const char *const titles[] = {"VP of Sales", "Sales Manager", "Chief Executive Officer",
                                      "Software Engineer", "Director of Marketing"};
 
-static void upsert(s6 *h, size_t i, const char *title, bool phone) {
+/* Contact i observed at observed_us (a later observation wins over an
+ * earlier one's values). */
+static void upsert_at(s6 *h, size_t i, const char *title, bool phone, int64_t observed_us) {
   char email[64], ph[24], first[16];
   snprintf(email, sizeof email, "p%zu@d%zu.example", i, i % 3);
   snprintf(ph, sizeof ph, "+1202555%04zu", i);
@@ -157,13 +159,17 @@ static void upsert(s6 *h, size_t i, const char *title, bool phone) {
   arg.in.phone = phone ? ph : NULL;
   arg.in.country = "US";
   arg.in.source = "manual";
-  arg.in.observed_at_us = 1700000000000000 + (int64_t)i;
+  arg.in.observed_at_us = observed_us;
   writer_cmd cmd = {.tenant = "default", .actor = "test", .decide = contact_upsert_decide,
                     .arg = &arg};
   int rc = writer_run(h->t.writer, &cmd);
   if (rc) test__fail(__FILE__, __LINE__, "upsert %zu: %s", i, cmd.error.message);
   snprintf(h->contact_ids[i], sizeof h->contact_ids[i], "%s", arg.id);
   contact_upsert_release(&arg);
+}
+
+static void upsert(s6 *h, size_t i, const char *title, bool phone) {
+  upsert_at(h, i, title, phone, 1700000000000000 + (int64_t)i);
 }
 
 /* Creates or updates account i (domain d<i>.example) with an industry. */
@@ -362,6 +368,69 @@ static void segments_membership_and_counts(void) {
   call(&h, "POST", body, h.tok_admin, NULL, 202, NULL);
   call(&h, "DELETE", path, h.tok_admin, NULL, 200, NULL);
   call(&h, "GET", path, h.tok_admin, NULL, 404, NULL);
+  free(seg);
+  s6_stop(&h);
+}
+
+/* Writes contact i's custom fields into the contacts read model (no
+ * contact command sets them yet); the contacts projection keeps them
+ * through the contact's later events. */
+static void set_custom(s6 *h, size_t i, const char *json) {
+  pg_conn *c = NULL;
+  pv_error err = PV_ERROR_INIT;
+  ASSERT_OK(pg_connect(&c, h->db, &err));
+  const char *v[] = {h->contact_ids[i], json};
+  if (pg_exec(c, "UPDATE rm_contacts.contacts SET custom_fields = $2::jsonb WHERE id = $1", 2,
+              v, NULL, &err))
+    test__fail(__FILE__, __LINE__, "custom fields: %s", err.message);
+  pg_conn_free(c);
+}
+
+static int segment_count(s6 *h, const char *seg_id) {
+  char path[128];
+  snprintf(path, sizeof path, "/api/segments/%s", seg_id);
+  cJSON *s;
+  call(h, "GET", path, h->tok_admin, NULL, 200, &s);
+  int n = (int)jnum(s, "recordCountCache");
+  cJSON_Delete(s);
+  return n;
+}
+
+/* A custom-number segment (contact_facts' typed copy, schema/052) kept by
+ * the projection as values change type: a title change makes the segments
+ * projection refresh the contact's facts and re-evaluate it alone. */
+static void custom_number_segment_follows_value_types(void) {
+  s6 h;
+  s6_start(&h);
+  seed(&h, 8);
+  settle(&h);
+  static const char *const before[] = {
+      "{\"budget\": 500}", "{\"budget\": \"750\"}", "{\"budget\": \"lots\"}", "{}",
+      "{\"budget\": 50}",  "{\"budget\": \" 1e3 \"}", "{\"budget\": true}",  "{\"budget\": null}"};
+  for (size_t i = 0; i < 8; i++) {
+    set_custom(&h, i, before[i]);
+    upsert_at(&h, i, titles[(i + 1) % 5], i % 2 == 0, 1800000000000000);
+  }
+  settle(&h);
+  const char *f = "{\"field\":\"contact.custom_number\",\"key\":\"budget\",\"operator\":\"gt\","
+                  "\"value\":100}";
+  char *seg = create_segment(&h, h.tok_admin, "Big budgets", f, "global");
+  settle(&h);
+  assert_members_match(&h, seg, f);
+  ASSERT_EQ(segment_count(&h, seg), 3); /* 500, "750", " 1e3 " */
+  /* number -> text, text -> numeric text, absent -> number, numeric text
+   * -> absent, bool -> number */
+  static const struct { size_t i; const char *json; } after[] = {
+      {0, "{\"budget\": \"n/a\"}"}, {2, "{\"budget\": \"250\"}"}, {3, "{\"budget\": 101}"},
+      {5, "{}"}, {6, "{\"budget\": 1000}"}};
+  for (size_t k = 0; k < sizeof after / sizeof after[0]; k++) {
+    set_custom(&h, after[k].i, after[k].json);
+    upsert_at(&h, after[k].i, titles[(after[k].i + 2) % 5], after[k].i % 2 == 0,
+              1900000000000000);
+  }
+  settle(&h);
+  assert_members_match(&h, seg, f);
+  ASSERT_EQ(segment_count(&h, seg), 4); /* "750", "250", 101, 1000 */
   free(seg);
   s6_stop(&h);
 }
@@ -606,5 +675,6 @@ static void lists_convert_and_export(void) {
   s6_stop(&h);
 }
 
-PG_TEST_MAIN(TEST(segments_membership_and_counts), TEST(visibility_between_users_and_teams),
+PG_TEST_MAIN(TEST(segments_membership_and_counts), TEST(custom_number_segment_follows_value_types),
+             TEST(visibility_between_users_and_teams),
              TEST(bad_filters_and_injection), TEST(lists_convert_and_export))

@@ -427,6 +427,159 @@ static void injection_is_inert(void) {
   pg_testdb_drop(db);
 }
 
+/* ---- custom numbers and dates (schema/052's typed copies) ------------- */
+
+/* The ids of tenant t2's contacts a filter matches, ","-joined. */
+static char *sql_ids(const char *json) {
+  cJSON *f = cJSON_Parse(json);
+  if (!f) test__fail(__FILE__, __LINE__, "bad test JSON %s", json);
+  seg_sql q;
+  seg_sql_init(&q, 2);
+  pv_error err = PV_ERROR_INIT;
+  if (seg_compile(f, SEG_CONTACT, "/filter", &q, &err))
+    test__fail(__FILE__, __LINE__, "compile %s: %s", json, err.message);
+  cJSON_Delete(f);
+  pv_buf sql = PV_BUF_INIT;
+  pv_buf_addf(&sql, "SELECT coalesce(string_agg(f.id, ',' ORDER BY f.id), '') %s(%s)",
+              seg_from_sql(SEG_CONTACT), q.where.data);
+  const char **v = calloc(q.nparams + 1, sizeof *v);
+  v[0] = "t2";
+  for (size_t i = 0; i < q.nparams; i++) v[i + 1] = q.params[i];
+  PGresult *res = NULL;
+  if (pg_exec(conn, sql.data, (int)q.nparams + 1, v, &res, &err))
+    test__fail(__FILE__, __LINE__, "SQL error for %s: %s\n%s", json, err.message, sql.data);
+  char *ids = pv_xstrdup(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  free(v);
+  pv_buf_release(&sql);
+  seg_sql_release(&q);
+  return ids;
+}
+
+/* The same ids by the expressions of 051, straight over custom_fields:
+ * what the typed copies must agree with. */
+static char *oracle_ids(const char *cmp, const char *value) {
+  pv_buf sql = PV_BUF_INIT;
+  pv_buf_addf(&sql,
+              "SELECT coalesce(string_agg(id, ',' ORDER BY id), '') FROM"
+              " rm_segments.contact_facts f WHERE tenant = 't2' AND (CASE"
+              " jsonb_typeof(custom_fields->'n') WHEN 'number' THEN (custom_fields->'n')::numeric"
+              " WHEN 'string' THEN seg_lib.num(custom_fields->>'n') END) %s $1::numeric",
+              cmp);
+  const char *v[] = {value};
+  PGresult *res = NULL;
+  pv_error err = PV_ERROR_INIT;
+  if (pg_exec(conn, sql.data, 1, v, &res, &err))
+    test__fail(__FILE__, __LINE__, "oracle: %s", err.message);
+  char *ids = pv_xstrdup(PQgetvalue(res, 0, 0));
+  PQclear(res);
+  pv_buf_release(&sql);
+  return ids;
+}
+
+static void set_custom(const char *id, const char *custom_json) {
+  const char *v[] = {id, custom_json};
+  pv_error err = PV_ERROR_INIT;
+  if (pg_exec(conn,
+              "INSERT INTO rm_contacts.contacts (tenant, id, fields, custom_fields, version,"
+              " created_position, updated_position, created_at, updated_at) VALUES ('t2', $1,"
+              " '{}', $2::jsonb, 1, 1, 1, now(), now()) ON CONFLICT (tenant, id) DO UPDATE SET"
+              " custom_fields = excluded.custom_fields",
+              2, v, NULL, &err))
+    test__fail(__FILE__, __LINE__, "contact %s: %s", id, err.message);
+}
+
+#define NUM(op, v) "{\"field\":\"contact.custom_number\",\"key\":\"n\",\"operator\":\"" op "\"" v "}"
+#define DATE(op, v) "{\"field\":\"contact.custom_date\",\"key\":\"d\",\"operator\":\"" op "\"" v "}"
+
+static void expect_ids(const char *json, const char *want) {
+  char *got = sql_ids(json);
+  if (strcmp(got, want) != 0)
+    test__fail(__FILE__, __LINE__, "%s: got [%s], want [%s]", json, got, want);
+  free(got);
+}
+
+/* Every comparison over a few values agrees with 051's expression. */
+static void expect_oracle(void) {
+  static const char *const ops[][2] = {{"gt", ">"}, {"gte", ">="}, {"lt", "<"}, {"lte", "<="},
+                                       {"equals", "="}};
+  static const char *const vals[] = {"-5", "0", "10", "20", "35", "1000"};
+  for (size_t o = 0; o < 5; o++)
+    for (size_t k = 0; k < 6; k++) {
+      char json[256];
+      snprintf(json, sizeof json, NUM("%s", ",\"value\":%s"), ops[o][0], vals[k]);
+      char *want = oracle_ids(ops[o][1], vals[k]);
+      expect_ids(json, want);
+      free(want);
+    }
+}
+
+/* Facts made by 051's refresh_facts get their copies from 052's backfill;
+ * then each refresh (what the segments projection runs for the contacts a
+ * batch touched) keeps them current as values change type. */
+static void custom_numbers_and_dates_follow_the_values(void) {
+  pv_error err = PV_ERROR_INIT;
+  db = pg_testdb_create();
+  size_t upto51 = 0;
+  while (upto51 < pg_schema_migrations_count && pg_schema_migrations[upto51].version <= 51)
+    upto51++;
+  if (pg_connect(&conn, db, &err) ||
+      pg_migrate(conn, pg_schema_migrations, upto51, NULL, NULL, NULL, &err))
+    test__fail(__FILE__, __LINE__, "migrate to 051: %s", err.message);
+  exec_ok("SET TimeZone = 'UTC'");
+  set_custom("k01", "{\"n\": 10, \"d\": \"2025-03-01\"}");
+  set_custom("k02", "{\"n\": \"20\", \"d\": \"2025-03-01T10:00:00+02:00\"}");
+  set_custom("k03", "{\"n\": \" 3.5e1 \", \"d\": \"2025-03-01 09:30\"}");
+  set_custom("k04", "{\"n\": \"abc\", \"d\": \"not a date\"}");
+  set_custom("k05", "{\"n\": true, \"d\": 20250301}");
+  set_custom("k06", "{}");
+  set_custom("k07", "{\"n\": null, \"d\": null}");
+  set_custom("k08", "{\"n\": \"1e99999\", \"d\": \"2025-02-30\"}");
+  set_custom("k09", "{\"n\": {\"v\": 1}, \"d\": [\"2025-03-01\"]}");
+  set_custom("k10", "[1, 2]");
+  set_custom("k11", "{\"n\": -5, \"d\": \"2024-12-31\", \"other\": 1}");
+  exec_ok("SELECT set_config('search_path', 'rm_segments, public', false)");
+  exec_ok("SELECT seg_lib.refresh_facts('t2', ARRAY(SELECT id FROM rm_contacts.contacts"
+          " WHERE tenant = 't2'))");
+  if (pg_migrate(conn, pg_schema_migrations, pg_schema_migrations_count, NULL, NULL, NULL, &err))
+    test__fail(__FILE__, __LINE__, "migrate: %s %s", err.message, err.detail);
+
+  expect_ids(NUM("gt", ",\"value\":15"), "k02,k03");
+  expect_ids(NUM("lte", ",\"value\":10"), "k01,k11");
+  expect_ids(NUM("between", ",\"value\":[-5, 20]"), "k01,k02,k11");
+  expect_ids(NUM("in", ",\"value\":[35, 7]"), "k03");
+  expect_ids(NUM("is_empty", ""), "k04,k05,k06,k07,k08,k09,k10");
+  expect_ids(NUM("is_not_empty", ""), "k01,k02,k03,k11");
+  /* NULL never matches a comparison, also under NOT */
+  expect_ids("{\"op\":\"not\",\"conditions\":[" NUM("gt", ",\"value\":15") "]}", "k01,k11");
+  expect_ids(DATE("after", ",\"value\":\"2025-01-01\""), "k01,k02,k03");
+  expect_ids(DATE("before", ",\"value\":\"2025-03-01T08:30:00Z\""), "k01,k02,k11");
+  expect_ids(DATE("is_empty", ""), "k04,k05,k06,k07,k08,k09,k10");
+  expect_oracle();
+
+  /* number -> text, text -> numeric text, absent -> number, numeric text
+   * -> absent, bool -> number, a date -> not one, not an object -> one */
+  set_custom("k01", "{\"n\": \"abc\", \"d\": \"2025-13-01\"}");
+  set_custom("k04", "{\"n\": \"42\", \"d\": \"2026-01-01\"}");
+  set_custom("k06", "{\"n\": 7}");
+  set_custom("k02", "{\"d\": \"2025-03-01T10:00:00+02:00\"}");
+  set_custom("k05", "{\"n\": 99.5}");
+  set_custom("k10", "{\"n\": \"-0.5\", \"d\": \"2030-06-01T00:00:00Z\"}");
+  exec_ok("SELECT seg_lib.refresh_facts('t2', ARRAY['k01', 'k02', 'k04', 'k05', 'k06', 'k10'])");
+  expect_ids(NUM("gt", ",\"value\":15"), "k03,k04,k05");
+  expect_ids(NUM("lt", ",\"value\":10"), "k06,k10,k11");
+  expect_ids(NUM("is_empty", ""), "k01,k02,k07,k08,k09");
+  expect_ids(DATE("after", ",\"value\":\"2025-01-01\""), "k02,k03,k04,k10");
+  expect_ids(DATE("is_empty", ""), "k01,k05,k06,k07,k08,k09");
+  expect_oracle();
+  /* a contact deleted: its facts (and copies) go */
+  exec_ok("UPDATE rm_contacts.contacts SET deleted = true WHERE tenant = 't2' AND id = 'k03'");
+  exec_ok("SELECT seg_lib.refresh_facts('t2', ARRAY['k03'])");
+  expect_ids(NUM("gt", ",\"value\":15"), "k04,k05");
+  pg_conn_free(conn);
+  pg_testdb_drop(db);
+}
+
 static void catalogue_has_52_fields_each_with_operators(void) {
   ASSERT(seg_field_count() >= 52);
   cJSON *j = seg_fields_json();
@@ -443,4 +596,5 @@ static void catalogue_has_52_fields_each_with_operators(void) {
 
 PG_TEST_MAIN(TEST(every_operator_matches_brute_force), TEST(account_entity_and_membership),
              TEST(errors_name_the_condition), TEST(injection_is_inert),
-             TEST(catalogue_has_52_fields_each_with_operators))
+             TEST(catalogue_has_52_fields_each_with_operators),
+             TEST(custom_numbers_and_dates_follow_the_values))
