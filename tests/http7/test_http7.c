@@ -10,10 +10,8 @@
  * hash; the cross-client matrix (client A asks for every id of client B
  * on every route and method and gets what a missing id gets).
  */
-#include "adapters/pg/pg_migrate.h"
 #include "core/unsub_token.h"
-#include "projections/proj.h"
-#include "tests/api/api_test_util.h"
+#include "tests/api/apit_pg.h"
 #include "tests/pg/pg_testdb.h"
 
 #include <errno.h>
@@ -28,66 +26,18 @@ static const char *const h7_projections[] = {"suppressions", "leads", "orders",
                                              "lead_downloads", NULL};
 
 typedef struct h7 {
-  apit t;
-  char *db;
-  proj_engine *proj;
+  apit_pg pg;
   uint8_t unsub_key[32];
   char admin[USERS_ID_MAX], qa[USERS_ID_MAX], client_a[USERS_ID_MAX], client_b[USERS_ID_MAX];
   char *tok_admin, *tok_qa, *tok_a, *tok_b;
 } h7;
 
-static void *loop_main(void *arg) {
-  apit *t = arg;
-  uv_run(&t->loop, UV_RUN_DEFAULT);
-  return NULL;
-}
-
-static void reached(int rc, void *arg) { http_request_position_done(arg, rc); }
-
-/* Pivotal-Min-Position: wait for the issue 7 projections. */
-static void waiter(void *ctx, http_request *req, uint64_t position, unsigned timeout_ms) {
-  h7 *h = ctx;
-  int rc = proj_wait_position(h->proj, h7_projections, 4, position, timeout_ms,
-                              http_request_loop(req), reached, req);
-  if (rc) http_request_position_done(req, rc);
-}
-
 static void h7_start(h7 *h) {
   memset(h, 0, sizeof *h);
-  apit *t = &h->t;
-  pv_error err = PV_ERROR_INIT;
-  h->db = pg_testdb_create();
-  pg_conn *c = NULL;
-  if (pg_connect(&c, h->db, &err) ||
-      pg_migrate(c, pg_schema_migrations, pg_schema_migrations_count, NULL, NULL, NULL, &err))
-    test__fail(__FILE__, __LINE__, "migrate: %s: %s", err.message, err.detail);
-  pg_conn_free(c);
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s/log", test_tmpdir());
-  ASSERT_OK(log_open(&t->log, dir, NULL, &err));
-  ASSERT_OK(writer_start(&t->writer, t->log, NULL, &err));
-  proj_options po = {.names = h7_projections, .retry_base_ms = 50, .retry_max_ms = 200};
-  ASSERT_OK(proj_engine_start(&h->proj, t->log, t->writer, h->db, &po, &err));
-  randombytes_buf(t->key, sizeof t->key);
   randombytes_buf(h->unsub_key, sizeof h->unsub_key);
-  ASSERT_OK(auth_jwt_new(t->key, sizeof t->key, "pivotal", 900, &t->jwt, &err));
-  api_config cfg;
-  api_config_init(&cfg);
-  test_config(&cfg.http);
-  cfg.jwt_key = t->key;
-  cfg.jwt_key_len = sizeof t->key;
-  cfg.unsub_key = h->unsub_key;
-  cfg.database_conninfo = h->db;
-  cfg.pwpool.cost = (auth_pwcost){1, 64u << 10, true};
-  auth_pwcost cost = cfg.pwpool.cost;
-  ASSERT_OK(auth_password_hash(&cost, APIT_PASSWORD, strlen(APIT_PASSWORD), t->hash, &err));
-  ASSERT_OK(uv_loop_init(&t->loop));
-  if (api_new(&t->loop, t->writer, &cfg, &t->api, &err))
-    test__fail(__FILE__, __LINE__, "api_new: %s", err.message);
-  http_server_set_position_waiter(api_http(t->api), waiter, h);
-  ASSERT_OK(api_listen(t->api, &err));
-  t->port = http_server_port(api_http(t->api));
-  ASSERT_EQ(pthread_create(&t->thread, NULL, loop_main, t), 0);
+  apit_opts o = {.unsub_key = h->unsub_key};
+  apit_pg_start(&h->pg, h7_projections, &o);
+  apit *t = &h->pg.t;
   apit_add_user(t, "admin@example.com", "admin", NULL, h->admin);
   apit_add_user(t, "qa@example.com", "qa_analyst", NULL, h->qa);
   apit_add_user(t, "ann@client-a.example", "client_user", "client-a", h->client_a);
@@ -99,14 +49,11 @@ static void h7_start(h7 *h) {
 }
 
 static void h7_stop(h7 *h) {
-  proj_engine_stop(h->proj);
-  apit_stop(&h->t);
+  apit_pg_stop(&h->pg);
   free(h->tok_admin);
   free(h->tok_qa);
   free(h->tok_a);
   free(h->tok_b);
-  pg_testdb_drop(h->db);
-  free(h->db);
 }
 
 /* One request; returns the status and the parsed JSON body in *out (when
@@ -115,7 +62,7 @@ static void h7_stop(h7 *h) {
 static int call(h7 *h, const char *method, const char *path, const char *token,
                 const char *headers, const char *body, int want, cJSON **out) {
   test_response r;
-  int status = apit_req(&h->t, method, path, token, headers, body, &r);
+  int status = apit_req(&h->pg.t, method, path, token, headers, body, &r);
   if (want > 0 && status != want)
     test__fail(__FILE__, __LINE__, "%s %s: %d, wanted %d: %.*s", method, path, status, want,
                (int)r.body.len, r.body.data);
@@ -276,7 +223,7 @@ static void test_suppression_check_normalizes(void) {
   cJSON_Delete(j);
   /* the history keeps both: added, then removed */
   snprintf(wait, sizeof wait, "Pivotal-Min-Position: %llu\r\n",
-           (unsigned long long)log_head(h.t.log));
+           (unsigned long long)log_head(h.pg.t.log));
   call(&h, "GET", "/api/suppressions/history?channel=phone&value=%2B1%20415%20555%200123",
        h.tok_admin, wait, NULL, 200, &j);
   const cJSON *hist = cJSON_GetObjectItem(j, "items");
@@ -293,7 +240,7 @@ static void test_suppression_check_normalizes(void) {
 static int raw_get(h7 *h, const char *path, const char *token, const char *headers,
                    test_response *r) {
   test_client c;
-  test_connect(&c, h->t.port);
+  test_connect(&c, h->pg.t.port);
   char req[2048];
   snprintf(req, sizeof req,
            "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer %s\r\n%s\r\n",
@@ -367,7 +314,7 @@ static void test_one_click_unsubscribe(void) {
   cJSON *j;
   test_response r;
   /* GET: a page, and nothing changes */
-  ASSERT_EQ(apit_req(&h.t, "GET", path, NULL, NULL, NULL, &r), 200);
+  ASSERT_EQ(apit_req(&h.pg.t, "GET", path, NULL, NULL, NULL, &r), 200);
   char ct[64];
   ASSERT(test_header(&r, "content-type", ct, sizeof ct) && strncmp(ct, "text/html", 9) == 0);
   pv_buf_addch(&r.body, 0);
@@ -378,11 +325,11 @@ static void test_one_click_unsubscribe(void) {
                 "contactable");
   cJSON_Delete(j);
   /* a tampered token: 400 both ways, never a suppression */
-  ASSERT_EQ(apit_req(&h.t, "GET", bad, NULL, NULL, NULL, &r), 400);
+  ASSERT_EQ(apit_req(&h.pg.t, "GET", bad, NULL, NULL, NULL, &r), 400);
   ASSERT(test_header(&r, "content-type", ct, sizeof ct) && strncmp(ct, "text/html", 9) == 0);
   test_response_release(&r);
   const char *form = "Content-Type: application/x-www-form-urlencoded\r\n";
-  ASSERT_EQ(apit_req(&h.t, "POST", bad, NULL, form, "List-Unsubscribe=One-Click", &r), 400);
+  ASSERT_EQ(apit_req(&h.pg.t, "POST", bad, NULL, form, "List-Unsubscribe=One-Click", &r), 400);
   ASSERT(test_header(&r, "content-type", ct, sizeof ct) &&
          strcmp(ct, "application/problem+json") == 0);
   test_response_release(&r);
@@ -633,7 +580,7 @@ static void test_order_dashboard_and_download(void) {
                  "{\"emails\":[\"x@y.example\"]}", 200, NULL), 200);
   snprintf(path, sizeof path, "/api/orders/%s/downloads", order);
   snprintf(wait, sizeof wait, "Pivotal-Min-Position: %llu\r\n",
-           (unsigned long long)log_head(h.t.log));
+           (unsigned long long)log_head(h.pg.t.log));
   call(&h, "GET", path, h.tok_a, wait, NULL, 200, &j);
   const cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "items"), 0);
   ASSERT(d != NULL);
@@ -694,13 +641,13 @@ static void test_cross_client_matrix(void) {
   char path[200], missing_path[200];
   char wait[64];
   snprintf(wait, sizeof wait, "Pivotal-Min-Position: %llu\r\n",
-           (unsigned long long)log_head(h.t.log));
+           (unsigned long long)log_head(h.pg.t.log));
   snprintf(path, sizeof path, "/api/orders/%s/leads.csv", order_b);
   ASSERT_EQ(raw_get(&h, path, h.tok_b, wait, &r), 200);
   ASSERT(test_header(&r, "pivotal-download-id", download_b, sizeof download_b));
   test_response_release(&r);
   snprintf(wait, sizeof wait, "Pivotal-Min-Position: %llu\r\n",
-           (unsigned long long)log_head(h.t.log));
+           (unsigned long long)log_head(h.pg.t.log));
   call(&h, "GET", "/api/orders", h.tok_b, wait, NULL, 200, NULL);
 
   /* every route with an id, every method, as client A: B's id and a
@@ -727,8 +674,8 @@ static void test_cross_client_matrix(void) {
     snprintf(path, sizeof path, routes[i].path, routes[i].lead ? lead_b : order_b);
     snprintf(missing_path, sizeof missing_path, routes[i].path, missing);
     test_response theirs, none;
-    int s1 = apit_req(&h.t, routes[i].method, path, h.tok_a, NULL, routes[i].body, &theirs);
-    int s2 = apit_req(&h.t, routes[i].method, missing_path, h.tok_a, NULL, routes[i].body, &none);
+    int s1 = apit_req(&h.pg.t, routes[i].method, path, h.tok_a, NULL, routes[i].body, &theirs);
+    int s2 = apit_req(&h.pg.t, routes[i].method, missing_path, h.tok_a, NULL, routes[i].body, &none);
     if (s1 < 300 || s2 != s1)
       test__fail(__FILE__, __LINE__, "%s %s: %d and %d", routes[i].method, path, s1, s2);
     char *a = normalized(&theirs), *b = normalized(&none);
@@ -757,7 +704,7 @@ static void test_cross_client_matrix(void) {
                          "/api/leads?order_id=%s", "/api/leads?campaign_id=camp-b"};
   for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
     snprintf(path, sizeof path, lists[i], order_b);
-    ASSERT_EQ(apit_req(&h.t, "GET", path, h.tok_a, NULL, NULL, &r), 200);
+    ASSERT_EQ(apit_req(&h.pg.t, "GET", path, h.tok_a, NULL, NULL, &r), 200);
     pv_buf_addch(&r.body, 0);
     if (strstr(r.body.data, order_b) || strstr(r.body.data, lead_b) ||
         strstr(r.body.data, "client-b") || strstr(r.body.data, download_b))

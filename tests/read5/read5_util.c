@@ -1,8 +1,6 @@
 /* read5_util — see read5_util.h. */
 #include "tests/read5/read5_util.h"
 
-#include "adapters/pg/pg_migrate.h"
-#include "tests/pg/pg_testdb.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -15,58 +13,35 @@ const char *const r5_projections[] = {"accounts", "contacts", "field_changes", "
 
 void r5_start(r5 *x) {
   memset(x, 0, sizeof *x);
-  x->url = pg_testdb_create();
-  pg_conn *c = NULL;
-  pv_error err = PV_ERROR_INIT;
-  if (pg_connect(&c, x->url, &err) ||
-      pg_migrate(c, pg_schema_migrations, pg_schema_migrations_count, NULL, NULL, NULL, &err))
-    test__fail(__FILE__, __LINE__, "migrate: %s: %s", err.message, err.detail);
-  pg_conn_free(c);
-  apit_opts o = {.database_conninfo = x->url};
-  apit_start(&x->t, &o);
-  proj_options po = {.names = r5_projections, .retry_base_ms = 50, .retry_max_ms = 500};
-  ASSERT_OK(proj_engine_start(&x->engine, x->t.log, x->t.writer, x->url, &po, &err));
-  apit_add_user(&x->t, "admin@example.com", "admin", NULL, x->admin);
-  apit_add_user(&x->t, "agent@example.com", "agent", NULL, x->agent);
-  apit_add_user(&x->t, "ops@example.com", "data_ops", NULL, x->data_ops);
-  apit_add_user(&x->t, "qa@example.com", "qa_analyst", NULL, x->qa);
-  apit_add_user(&x->t, "client@example.com", "client_user", "acme", x->client);
-  x->tok_admin = apit_token(&x->t, x->admin);
-  x->tok_agent = apit_token(&x->t, x->agent);
-  x->tok_data_ops = apit_token(&x->t, x->data_ops);
-  x->tok_qa = apit_token(&x->t, x->qa);
-  x->tok_client = apit_token(&x->t, x->client);
+  apit_pg_start(&x->pg, r5_projections, NULL);
+  apit *t = &x->pg.t;
+  apit_add_user(t, "admin@example.com", "admin", NULL, x->admin);
+  apit_add_user(t, "agent@example.com", "agent", NULL, x->agent);
+  apit_add_user(t, "ops@example.com", "data_ops", NULL, x->data_ops);
+  apit_add_user(t, "qa@example.com", "qa_analyst", NULL, x->qa);
+  apit_add_user(t, "client@example.com", "client_user", "acme", x->client);
+  x->tok_admin = apit_token(t, x->admin);
+  x->tok_agent = apit_token(t, x->agent);
+  x->tok_data_ops = apit_token(t, x->data_ops);
+  x->tok_qa = apit_token(t, x->qa);
+  x->tok_client = apit_token(t, x->client);
 }
 
 void r5_stop(r5 *x) {
-  proj_engine_stop(x->engine);
-  apit_stop(&x->t);
+  apit_pg_stop(&x->pg);
   free(x->tok_admin);
   free(x->tok_agent);
   free(x->tok_data_ops);
   free(x->tok_qa);
   free(x->tok_client);
-  pg_testdb_drop(x->url);
-  free(x->url);
 }
 
-void r5_sync(r5 *x) {
-  /* 240 s: a hang guard, not a timing assertion (20k contacts fold in a few s) */
-  int rc = proj_wait_position_sync(x->engine, r5_projections, R5_PROJECTIONS,
-                                   log_head(x->t.log), 240000);
-  if (rc) {
-    proj_lag lag[8];
-    size_t n = proj_engine_lag(x->engine, lag, 8);
-    for (size_t i = 0; i < n && i < 8; i++)
-      fprintf(stderr, "# %s: %s %s\n", lag[i].name, proj_state_name(lag[i].state), lag[i].error);
-    ASSERT_OK(rc);
-  }
-}
+void r5_sync(r5 *x) { apit_pg_sync(&x->pg); }
 
 int r5_run(r5 *x, const char *tenant, writer_decide_fn decide, void *arg, pv_error *err) {
   writer_cmd cmd = {.tenant = tenant ? tenant : "default", .actor = "user:tester",
                     .decide = decide, .arg = arg};
-  int rc = writer_run(x->t.writer, &cmd);
+  int rc = writer_run(x->pg.t.writer, &cmd);
   if (err) *err = cmd.error;
   return rc;
 }
@@ -135,7 +110,7 @@ void r5_seed(r5 *x, const char *prefix, const char *domain, size_t n,
     s[i].cmd = (writer_cmd){.tenant = "default", .actor = "user:seed",
                             .decide = contact_upsert_decide, .arg = &s[i].a,
                             .done = on_seeded};
-    ASSERT_OK(writer_submit(x->t.writer, &s[i].cmd));
+    ASSERT_OK(writer_submit(x->pg.t.writer, &s[i].cmd));
   }
   struct timespec ms = {0, 1000000};
   while (atomic_load(&seed_done) < n) nanosleep(&ms, NULL);
@@ -170,7 +145,7 @@ void r5_note(r5 *x, const char *subject, const char *text) {
 
 int r5_get(r5 *x, const char *path, const char *token, cJSON **out) {
   test_response r;
-  int status = apit_req(&x->t, "GET", path, token, NULL, NULL, &r);
+  int status = apit_req(&x->pg.t, "GET", path, token, NULL, NULL, &r);
   if (out) *out = cJSON_ParseWithLength(r.body.data ? r.body.data : "", r.body.len);
   test_response_release(&r);
   return status;

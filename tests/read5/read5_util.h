@@ -10,15 +10,12 @@
 
 #include "core/accounts.h"
 #include "core/contacts.h"
-#include "projections/proj.h"
-#include "tests/api/api_test_util.h"
+#include "tests/api/apit_pg.h"
 
 #include <cjson/cJSON.h>
 
 typedef struct r5 {
-  apit t;
-  char *url;          /* the database (dropped by r5_stop) */
-  proj_engine *engine;
+  apit_pg pg;
   char admin[USERS_ID_MAX], agent[USERS_ID_MAX], data_ops[USERS_ID_MAX],
       client[USERS_ID_MAX], qa[USERS_ID_MAX];
   char *tok_admin, *tok_agent, *tok_data_ops, *tok_client, *tok_qa;
@@ -26,7 +23,6 @@ typedef struct r5 {
 
 /* The read models the API reads. */
 extern const char *const r5_projections[];
-#define R5_PROJECTIONS 4
 
 void r5_start(r5 *x);
 void r5_stop(r5 *x);

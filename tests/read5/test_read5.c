@@ -87,9 +87,9 @@ static char *snapshot(const char *url) {
 static void rebuild_all(r5 *x) {
   pg_conn *c = NULL;
   pv_error err = PV_ERROR_INIT;
-  ASSERT_OK(pg_connect(&c, x->url, &err));
+  ASSERT_OK(pg_connect(&c, x->pg.db, &err));
   for (size_t i = 0; r5_projections[i]; i++) {
-    int rc = proj_rebuild(x->t.log, c, proj_find(r5_projections[i]), NULL, NULL, NULL, &err);
+    int rc = proj_rebuild(x->pg.t.log, c, proj_find(r5_projections[i]), NULL, NULL, NULL, &err);
     if (rc) test__fail(__FILE__, __LINE__, "rebuild %s: %s %s", r5_projections[i], err.message,
                        err.detail);
   }
@@ -297,8 +297,8 @@ static void test_fixtures_through_the_read_side(void) {
   char p1[128], p2[128];
   snprintf(p1, sizeof p1, "/api/contacts/%s", foreign);
   snprintf(p2, sizeof p2, "/api/contacts/%s", "0123456789abcdef0123456789abcdef");
-  ASSERT_EQ(apit_req(&x.t, "GET", p1, x.tok_admin, "X-Request-Id: same\r\n", NULL, &a), 404);
-  ASSERT_EQ(apit_req(&x.t, "GET", p2, x.tok_admin, "X-Request-Id: same\r\n", NULL, &b), 404);
+  ASSERT_EQ(apit_req(&x.pg.t, "GET", p1, x.tok_admin, "X-Request-Id: same\r\n", NULL, &a), 404);
+  ASSERT_EQ(apit_req(&x.pg.t, "GET", p2, x.tok_admin, "X-Request-Id: same\r\n", NULL, &b), 404);
   ASSERT_EQ(a.body.len, b.body.len);
   ASSERT_MEM_EQ(a.body.data, b.body.data, a.body.len);
   test_response_release(&a);
@@ -311,10 +311,10 @@ static void test_fixtures_through_the_read_side(void) {
   ASSERT_EQ(r5_get(&x, "/api/contacts/export", x.tok_agent, NULL), 403);
 
   /* a rebuilt read model equals the live one, row for row */
-  char *live = snapshot(x.url);
+  char *live = snapshot(x.pg.db);
   ASSERT(strstr(live, "argon2id$secret") == NULL); /* nowhere in the read models */
   rebuild_all(&x);
-  char *rebuilt = snapshot(x.url);
+  char *rebuilt = snapshot(x.pg.db);
   ASSERT_STR_EQ(rebuilt, live);
   free(live);
   free(rebuilt);
@@ -580,7 +580,7 @@ static void test_export_streams_20k_rows(void) {
   r5_seed(&x, "export", "export.example", 20000, export_first);
   r5_sync(&x);
   test_response r;
-  ASSERT_EQ(apit_req(&x.t, "GET", "/api/contacts/export?format=csv&domain=export.example",
+  ASSERT_EQ(apit_req(&x.pg.t, "GET", "/api/contacts/export?format=csv&domain=export.example",
                      x.tok_data_ops, NULL, NULL, &r), 200);
   char h[256];
   ASSERT_STR_EQ(test_header(&r, "content-type", h, sizeof h), "text/csv; charset=utf-8");
@@ -594,7 +594,7 @@ static void test_export_streams_20k_rows(void) {
   ASSERT_EQ(ck.quoted_names, 20);
   test_response_release(&r);
 
-  ASSERT_EQ(apit_req(&x.t, "GET", "/api/contacts/export?format=json&sort=-email", x.tok_admin,
+  ASSERT_EQ(apit_req(&x.pg.t, "GET", "/api/contacts/export?format=json&sort=-email", x.tok_admin,
                      NULL, NULL, &r), 200);
   cJSON *j = cJSON_ParseWithLength(r.body.data, r.body.len);
   ASSERT(cJSON_IsArray(j));
@@ -604,7 +604,7 @@ static void test_export_streams_20k_rows(void) {
   cJSON_Delete(j);
   test_response_release(&r);
 
-  ASSERT_EQ(apit_req(&x.t, "GET", "/api/accounts/export?format=json", x.tok_admin, NULL, NULL,
+  ASSERT_EQ(apit_req(&x.pg.t, "GET", "/api/accounts/export?format=json", x.tok_admin, NULL, NULL,
                      &r), 200);
   ASSERT_STR_EQ(r.body.data, "[\n]\n");
   test_response_release(&r);

@@ -9,11 +9,9 @@
  * convert-to-list (snapshot position, members), add/remove, streamed CSV
  * and JSON export.
  */
-#include "adapters/pg/pg_migrate.h"
 #include "core/accounts.h"
 #include "core/contacts.h"
-#include "projections/proj.h"
-#include "tests/api/api_test_util.h"
+#include "tests/api/apit_pg.h"
 #include "tests/pg/pg_testdb.h"
 
 #include <errno.h>
@@ -27,9 +25,7 @@ static const char *const s6_projections[] = {"contacts", "accounts", "suppressio
                                              NULL};
 
 typedef struct s6 {
-  apit t;
-  char *db;
-  proj_engine *proj;
+  apit_pg pg;
   char admin[USERS_ID_MAX], cm1[USERS_ID_MAX], cm2[USERS_ID_MAX], ops[USERS_ID_MAX],
       client[USERS_ID_MAX];
   char *tok_admin, *tok_cm1, *tok_cm2, *tok_ops, *tok_client;
@@ -38,55 +34,10 @@ typedef struct s6 {
   char account_ids[3][ENTITY_ID_LEN + 1];
 } s6;
 
-static void *loop_main(void *arg) {
-  apit *t = arg;
-  uv_run(&t->loop, UV_RUN_DEFAULT);
-  return NULL;
-}
-
-static void reached(int rc, void *arg) { http_request_position_done(arg, rc); }
-
-static void waiter(void *ctx, http_request *req, uint64_t position, unsigned timeout_ms) {
-  s6 *h = ctx;
-  int rc = proj_wait_position(h->proj, s6_projections, 4, position, timeout_ms,
-                              http_request_loop(req), reached, req);
-  if (rc) http_request_position_done(req, rc);
-}
-
 static void s6_start(s6 *h) {
   memset(h, 0, sizeof *h);
-  apit *t = &h->t;
-  pv_error err = PV_ERROR_INIT;
-  h->db = pg_testdb_create();
-  pg_conn *c = NULL;
-  if (pg_connect(&c, h->db, &err) ||
-      pg_migrate(c, pg_schema_migrations, pg_schema_migrations_count, NULL, NULL, NULL, &err))
-    test__fail(__FILE__, __LINE__, "migrate: %s: %s", err.message, err.detail);
-  pg_conn_free(c);
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s/log", test_tmpdir());
-  ASSERT_OK(log_open(&t->log, dir, NULL, &err));
-  ASSERT_OK(writer_start(&t->writer, t->log, NULL, &err));
-  proj_options po = {.names = s6_projections, .retry_base_ms = 20, .retry_max_ms = 100};
-  ASSERT_OK(proj_engine_start(&h->proj, t->log, t->writer, h->db, &po, &err));
-  randombytes_buf(t->key, sizeof t->key);
-  ASSERT_OK(auth_jwt_new(t->key, sizeof t->key, "pivotal", 900, &t->jwt, &err));
-  api_config cfg;
-  api_config_init(&cfg);
-  test_config(&cfg.http);
-  cfg.jwt_key = t->key;
-  cfg.jwt_key_len = sizeof t->key;
-  cfg.database_conninfo = h->db;
-  cfg.pwpool.cost = (auth_pwcost){1, 64u << 10, true};
-  auth_pwcost cost = cfg.pwpool.cost;
-  ASSERT_OK(auth_password_hash(&cost, APIT_PASSWORD, strlen(APIT_PASSWORD), t->hash, &err));
-  ASSERT_OK(uv_loop_init(&t->loop));
-  if (api_new(&t->loop, t->writer, &cfg, &t->api, &err))
-    test__fail(__FILE__, __LINE__, "api_new: %s", err.message);
-  http_server_set_position_waiter(api_http(t->api), waiter, h);
-  ASSERT_OK(api_listen(t->api, &err));
-  t->port = http_server_port(api_http(t->api));
-  ASSERT_EQ(pthread_create(&t->thread, NULL, loop_main, t), 0);
+  apit_pg_start(&h->pg, s6_projections, NULL);
+  apit *t = &h->pg.t;
   apit_add_user(t, "admin@example.com", "admin", NULL, h->admin);
   apit_add_user(t, "cm1@example.com", "campaign_manager", NULL, h->cm1);
   apit_add_user(t, "cm2@example.com", "campaign_manager", NULL, h->cm2);
@@ -100,15 +51,12 @@ static void s6_start(s6 *h) {
 }
 
 static void s6_stop(s6 *h) {
-  proj_engine_stop(h->proj);
-  apit_stop(&h->t);
+  apit_pg_stop(&h->pg);
   free(h->tok_admin);
   free(h->tok_cm1);
   free(h->tok_cm2);
   free(h->tok_ops);
   free(h->tok_client);
-  pg_testdb_drop(h->db);
-  free(h->db);
 }
 
 static int call(s6 *h, const char *method, const char *path, const char *token,
@@ -116,8 +64,8 @@ static int call(s6 *h, const char *method, const char *path, const char *token,
   test_response r;
   char wait[64];
   snprintf(wait, sizeof wait, "Pivotal-Min-Position: %llu\r\n",
-           (unsigned long long)log_head(h->t.log));
-  int status = apit_req(&h->t, method, path, token, wait, body, &r);
+           (unsigned long long)log_head(h->pg.t.log));
+  int status = apit_req(&h->pg.t, method, path, token, wait, body, &r);
   if (want > 0 && status != want)
     test__fail(__FILE__, __LINE__, "%s %s: %d, wanted %d: %.*s", method, path, status, want,
                (int)r.body.len, r.body.data);
@@ -162,7 +110,7 @@ static void upsert_at(s6 *h, size_t i, const char *title, bool phone, int64_t ob
   arg.in.observed_at_us = observed_us;
   writer_cmd cmd = {.tenant = "default", .actor = "test", .decide = contact_upsert_decide,
                     .arg = &arg};
-  int rc = writer_run(h->t.writer, &cmd);
+  int rc = writer_run(h->pg.t.writer, &cmd);
   if (rc) test__fail(__FILE__, __LINE__, "upsert %zu: %s", i, cmd.error.message);
   snprintf(h->contact_ids[i], sizeof h->contact_ids[i], "%s", arg.id);
   contact_upsert_release(&arg);
@@ -185,7 +133,7 @@ static void account(s6 *h, size_t i, const char *industry) {
   arg.in.observed_at_us = 1700000000000000 + (int64_t)i;
   writer_cmd cmd = {.tenant = "default", .actor = "test", .decide = acct_upsert_decide,
                     .arg = &arg};
-  if (writer_run(h->t.writer, &cmd)) test__fail(__FILE__, __LINE__, "account: %s",
+  if (writer_run(h->pg.t.writer, &cmd)) test__fail(__FILE__, __LINE__, "account: %s",
                                                 cmd.error.message);
   snprintf(h->account_ids[i], sizeof h->account_ids[i], "%s", arg.out_id);
 }
@@ -202,7 +150,7 @@ static void seed(s6 *h, size_t n) {
 static char *db_text(s6 *h, const char *sql, const char *param) {
   pg_conn *c = NULL;
   pv_error err = PV_ERROR_INIT;
-  ASSERT_OK(pg_connect(&c, h->db, &err));
+  ASSERT_OK(pg_connect(&c, h->pg.db, &err));
   PGresult *res = NULL;
   const char *v[] = {param};
   if (pg_exec(c, sql, param ? 1 : 0, v, &res, &err))
@@ -378,7 +326,7 @@ static void segments_membership_and_counts(void) {
 static void set_custom(s6 *h, size_t i, const char *json) {
   pg_conn *c = NULL;
   pv_error err = PV_ERROR_INIT;
-  ASSERT_OK(pg_connect(&c, h->db, &err));
+  ASSERT_OK(pg_connect(&c, h->pg.db, &err));
   const char *v[] = {h->contact_ids[i], json};
   if (pg_exec(c, "UPDATE rm_contacts.contacts SET custom_fields = $2::jsonb WHERE id = $1", 2,
               v, NULL, &err))
@@ -529,7 +477,7 @@ static void bad_filters_and_injection(void) {
 static int raw_post(s6 *h, const char *path, const char *token, const char *body,
                     test_response *r) {
   test_client c;
-  test_connect(&c, h->t.port);
+  test_connect(&c, h->pg.t.port);
   char req[2048];
   snprintf(req, sizeof req,
            "POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer %s\r\n"
@@ -565,7 +513,7 @@ static void lists_convert_and_export(void) {
   char list[64];
   snprintf(list, sizeof list, "%s", jstr(j, "id"));
   cJSON_Delete(j);
-  uint64_t head = log_head(h.t.log);
+  uint64_t head = log_head(h.pg.t.log);
   settle(&h);
   snprintf(path, sizeof path, "/api/lists/%s", list);
   cJSON *l;

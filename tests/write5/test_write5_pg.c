@@ -20,7 +20,7 @@ static double jnum(const cJSON *j, const char *key) {
 
 static int post(r5 *x, const char *path, const char *body, cJSON **out) {
   test_response r;
-  int st = apit_req(&x->t, "POST", path, x->tok_data_ops, NULL, body, &r);
+  int st = apit_req(&x->pg.t, "POST", path, x->tok_data_ops, NULL, body, &r);
   *out = r.body.len ? apit_json(&r) : NULL;
   test_response_release(&r);
   return st;
@@ -46,8 +46,8 @@ static int count_visit(void *arg, const evt_envelope *e, const uint8_t *raw, siz
 static size_t count_events(r5 *x, const char *type) {
   type_count c = {type, 0};
   uint64_t next = 1;
-  while (next <= log_head(x->t.log))
-    ASSERT_OK(log_scan(x->t.log, next, 100000, 64u << 20, count_visit, &c, &next));
+  while (next <= log_head(x->pg.t.log))
+    ASSERT_OK(log_scan(x->pg.t.log, next, 100000, 64u << 20, count_visit, &c, &next));
   return c.n;
 }
 
