@@ -3,6 +3,7 @@
 #   1. build/       the normal build (gcc), every suite
 #   2. build-asan/  the same suites under ASan+UBSan (meson's b_sanitize)
 #   3. build-fuzz/  when clang has libFuzzer: each fuzz target runs briefly
+#   4. build-bench/ the benchmarks' release build: compiled, not run
 # Then one closing line `N passed, N failed` over all of them; exit 1 on any
 # failure. Benchmarks are not run here (`make bench`). PostgreSQL tests get a
 # throwaway cluster started here (see start_test_pg below).
@@ -84,6 +85,17 @@ if command -v clang >/dev/null 2>&1 && [ "$FUZZ_SECONDS" -gt 0 ]; then
   else
     status=1
   fi
+fi
+
+# The benchmarks' optimised build (scripts/bench.sh) must compile too: -O3
+# warns about things -O2 does not, and -Werror makes those errors. Built,
+# not run (benchmarks are `make bench`).
+echo "== release build (make bench compiles)"
+if setup build-bench --buildtype=release -Db_ndebug=false; then
+  echo "build-bench: ok"
+else
+  echo "FAILED: the release build (build-bench) does not compile"
+  status=1
 fi
 
 python3 scripts/test-summary.py $builds || status=1
