@@ -134,9 +134,11 @@ typedef struct proj_lag {
   proj_state state;
   char error[256];        /* the last batch error or the fatal one ("" if none) */
   /* Since the engine started (0 from proj_lag_compute): events handed to
-   * the fold in committed batches, and the time those batches took from
-   * the log read to the COMMIT. events / busy is the fold's rate. */
+   * the fold in committed batches, how many batches, and the time those
+   * batches took from the log read to the COMMIT. events / busy is the
+   * fold's rate. */
   uint64_t folded_events;
+  uint64_t folded_batches;
   uint64_t busy_ns;
 } proj_lag;
 

@@ -36,7 +36,7 @@ typedef struct proj_run {
   int64_t last_advance_us;
   bool loaded, failed;
   char error[256];
-  uint64_t folded_events, busy_ns;
+  uint64_t folded_events, folded_batches, busy_ns;
 } proj_run;
 
 struct proj_waitlist {
@@ -133,6 +133,7 @@ static void set_checkpoint(proj_engine *e, proj_run *r, uint64_t position, int64
                            uint64_t events, uint64_t busy_ns) {
   pthread_mutex_lock(&e->wl->mu);
   r->folded_events += events;
+  r->folded_batches += busy_ns > 0;
   r->busy_ns += busy_ns;
   r->checkpoint = position;
   r->last_advance_us = moved_us;
@@ -462,6 +463,7 @@ size_t proj_engine_lag(proj_engine *e, proj_lag *out, size_t cap) {
     out[i].last_advance_us = r->last_advance_us;
     snprintf(out[i].error, sizeof out[i].error, "%s", r->error);
     out[i].folded_events = r->folded_events;
+    out[i].folded_batches = r->folded_batches;
     out[i].busy_ns = r->busy_ns;
     loaded[i] = r->loaded;
     failed[i] = r->failed;

@@ -231,9 +231,9 @@ $$;
 -- events on a missing contact other than contact.created change nothing.
 CREATE FUNCTION rm_lib.contacts_apply(evs jsonb) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO contacts AS c0 (tenant, id, fields, custom_fields, provenance, emails,
-                              external_ids, phones, deleted, merged_into, version,
-                              created_position, updated_position, created_at, updated_at)
+  INSERT INTO contacts (tenant, id, fields, custom_fields, provenance, emails, external_ids,
+                        phones, deleted, merged_into, version, created_position,
+                        updated_position, created_at, updated_at)
   SELECT e.t, e.cid,
          CASE WHEN e.fld THEN jsonb_strip_nulls(coalesce(c.fields, '{}') || (e.ev->'x'->'f'))
               ELSE c.fields END,
@@ -241,20 +241,18 @@ BEGIN
               ELSE c.custom_fields END,
          CASE WHEN e.fld THEN jsonb_strip_nulls(coalesce(c.provenance, '{}') || (e.ev->'x'->'p'))
               ELSE c.provenance END,
-         CASE WHEN e.adds THEN rm_lib.arr_add(coalesce(c.emails, '{}'),
-                                              rm_lib.idents(e.ev->'d'->'identifiers_added', 'email'))
-              WHEN e.y = 'contact.merge_undone' THEN rm_lib.arr_remove(c.emails,
-                                              rm_lib.idents(e.ev->'d'->'identifiers_removed', 'email'))
+         -- arr_add onto nothing is the added list itself
+         CASE WHEN e.adds AND c.id IS NULL THEN i.em
+              WHEN e.adds THEN rm_lib.arr_add(c.emails, i.em)
+              WHEN e.y = 'contact.merge_undone' THEN rm_lib.arr_remove(c.emails, i.em)
               ELSE c.emails END,
-         CASE WHEN e.adds THEN rm_lib.arr_add(coalesce(c.external_ids, '{}'),
-                                              rm_lib.idents(e.ev->'d'->'identifiers_added', 'ext'))
-              WHEN e.y = 'contact.merge_undone' THEN rm_lib.arr_remove(c.external_ids,
-                                              rm_lib.idents(e.ev->'d'->'identifiers_removed', 'ext'))
+         CASE WHEN e.adds AND c.id IS NULL THEN i.ext
+              WHEN e.adds THEN rm_lib.arr_add(c.external_ids, i.ext)
+              WHEN e.y = 'contact.merge_undone' THEN rm_lib.arr_remove(c.external_ids, i.ext)
               ELSE c.external_ids END,
-         CASE WHEN e.adds THEN rm_lib.arr_add(coalesce(c.phones, '{}'),
-                                              rm_lib.idents(e.ev->'d'->'identifiers_added', 'phone'))
-              WHEN e.y = 'contact.merge_undone' THEN rm_lib.arr_remove(c.phones,
-                                              rm_lib.idents(e.ev->'d'->'identifiers_removed', 'phone'))
+         CASE WHEN e.adds AND c.id IS NULL THEN i.ph
+              WHEN e.adds THEN rm_lib.arr_add(c.phones, i.ph)
+              WHEN e.y = 'contact.merge_undone' THEN rm_lib.arr_remove(c.phones, i.ph)
               ELSE c.phones END,
          CASE e.y WHEN 'contact.deleted' THEN true WHEN 'contact.restored' THEN false
                   ELSE coalesce(c.deleted, false) END,
@@ -271,6 +269,15 @@ BEGIN
                               'contact.merge_undone', 'contact.merged_into', 'contact.unmerged',
                               'contact.deleted', 'contact.restored')) e
     LEFT JOIN contacts c ON c.tenant = e.t AND c.id = e.cid
+    -- rm_lib.idents of the three kinds in one walk: the identifiers the
+    -- event adds (merge_undone: removes)
+   CROSS JOIN LATERAL (
+     SELECT coalesce(array_agg(x->>'value') FILTER (WHERE x->>'kind' = 'email'), '{}') em,
+            coalesce(array_agg(x->>'value') FILTER (WHERE x->>'kind' = 'ext'), '{}') ext,
+            coalesce(array_agg(x->>'value') FILTER (WHERE x->>'kind' = 'phone'), '{}') ph
+       FROM jsonb_array_elements(coalesce(
+              CASE WHEN e.y = 'contact.merge_undone' THEN e.ev->'d'->'identifiers_removed'
+                   ELSE e.ev->'d'->'identifiers_added' END, '[]')) x) i
    WHERE c.id IS NOT NULL OR e.y = 'contact.created'
   ON CONFLICT (tenant, id) DO UPDATE SET
     fields = excluded.fields, custom_fields = excluded.custom_fields,
@@ -290,51 +297,22 @@ $$;
 -- ---- accounts ----------------------------------------------------------------
 
 -- One round of a run without barriers: evs holds at most one event per
--- stream. Account events first (a new row counts the live contacts linked
--- to it so far, as the per-event loop does), then the contact events: the
--- links, and the moves summed per account and walked up the hierarchy
--- once (acct_bump's walk: through existing rows, at most 64 ancestors).
+-- stream. First the contact events' links, and the moves they make summed
+-- per account; then the account events (a new row counts the live
+-- contacts linked to it, this round's included, as the per-event loop
+-- would by the end of the run); then the moves onto accounts that existed
+-- before, walked up the hierarchy once (acct_bump's walk: through
+-- existing rows, at most 64 ancestors). A new account has no parent and
+-- no child here (else it is a barrier): its count is complete.
 CREATE FUNCTION rm_lib.accounts_apply(evs jsonb) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  mt text[];   -- the moves: tenant, account, net count
+  ma text[];
+  mn bigint[];
+  nt text[];   -- the accounts this round created
+  na text[];
 BEGIN
-  INSERT INTO accounts (tenant, id, fields, custom_fields, provenance, alternate_domains, deleted,
-                        contact_count, rollup_contact_count, version, created_position,
-                        updated_position, created_at, updated_at)
-  SELECT e.t, e.aid,
-         CASE WHEN e.fld THEN jsonb_strip_nulls(coalesce(a.fields, '{}') || (e.ev->'x'->'f'))
-              ELSE a.fields END,
-         CASE WHEN e.fld THEN jsonb_strip_nulls(coalesce(a.custom_fields, '{}') || (e.ev->'x'->'c'))
-              ELSE a.custom_fields END,
-         CASE WHEN e.fld THEN jsonb_strip_nulls(coalesce(a.provenance, '{}') || (e.ev->'x'->'p'))
-              ELSE a.provenance END,
-         CASE WHEN e.fld THEN rm_lib.arr_remove(
-                rm_lib.arr_add(coalesce(a.alternate_domains, '{}'),
-                  ARRAY(SELECT jsonb_array_elements_text(
-                          coalesce(e.ev->'d'->'alternate_domains_added', '[]')))),
-                ARRAY(SELECT jsonb_array_elements_text(
-                        coalesce(e.ev->'d'->'alternate_domains_removed', '[]'))))
-              ELSE a.alternate_domains END,
-         CASE e.y WHEN 'account.deleted' THEN true WHEN 'account.restored' THEN false
-                  ELSE coalesce(a.deleted, false) END,
-         n.n, n.n, (e.ev->>'v')::bigint, e.p, e.p, e.ts, e.ts
-    FROM (SELECT ev, ev->>'t' t, rm_lib.stream_id(ev->>'s') aid, ev->>'y' y,
-                 (ev->>'p')::bigint p, (ev->>'ts')::timestamptz ts,
-                 ev->>'y' IN ('account.created', 'account.updated') fld
-            FROM jsonb_array_elements(evs) ev
-           WHERE ev->>'y' IN ('account.created', 'account.updated', 'account.deleted',
-                              'account.restored')) e
-    LEFT JOIN accounts a ON a.tenant = e.t AND a.id = e.aid
-   CROSS JOIN LATERAL (SELECT CASE WHEN a.id IS NOT NULL THEN 0 ELSE
-                         (SELECT count(*) FROM contact_links l
-                           WHERE l.tenant = e.t AND l.account_id = e.aid
-                             AND NOT l.deleted AND NOT l.merged) END n) n
-   WHERE a.id IS NOT NULL OR e.y = 'account.created'
-  ON CONFLICT (tenant, id) DO UPDATE SET
-    fields = excluded.fields, custom_fields = excluded.custom_fields,
-    provenance = excluded.provenance, alternate_domains = excluded.alternate_domains,
-    deleted = excluded.deleted, version = excluded.version,
-    updated_position = excluded.updated_position, updated_at = excluded.updated_at;
-
-  WITH RECURSIVE e AS (
+  WITH e AS (
     SELECT ev->>'t' t, rm_lib.stream_id(ev->>'s') cid, ev->>'y' y, ev->'x'->'f' f
       FROM jsonb_array_elements(evs) ev
      WHERE ev->>'y' IN ('contact.created', 'contact.updated', 'contact.merged',
@@ -366,6 +344,57 @@ BEGIN
       UNION ALL
       SELECT t, a_acct, 1 FROM c WHERE moved AND a_live AND a_acct IS NOT NULL) x
      GROUP BY t, acct HAVING sum(n) <> 0
+  )
+  SELECT array_agg(t), array_agg(acct), array_agg(n) INTO mt, ma, mn FROM d;
+
+  WITH ins AS (
+    INSERT INTO accounts (tenant, id, fields, custom_fields, provenance, alternate_domains, deleted,
+                          contact_count, rollup_contact_count, version, created_position,
+                          updated_position, created_at, updated_at)
+    SELECT e.t, e.aid,
+           CASE WHEN e.fld THEN jsonb_strip_nulls(coalesce(a.fields, '{}') || (e.ev->'x'->'f'))
+                ELSE a.fields END,
+           CASE WHEN e.fld THEN jsonb_strip_nulls(coalesce(a.custom_fields, '{}') || (e.ev->'x'->'c'))
+                ELSE a.custom_fields END,
+           CASE WHEN e.fld THEN jsonb_strip_nulls(coalesce(a.provenance, '{}') || (e.ev->'x'->'p'))
+                ELSE a.provenance END,
+           CASE WHEN e.fld THEN rm_lib.arr_remove(
+                  rm_lib.arr_add(coalesce(a.alternate_domains, '{}'),
+                    ARRAY(SELECT jsonb_array_elements_text(
+                            coalesce(e.ev->'d'->'alternate_domains_added', '[]')))),
+                  ARRAY(SELECT jsonb_array_elements_text(
+                          coalesce(e.ev->'d'->'alternate_domains_removed', '[]'))))
+                ELSE a.alternate_domains END,
+           CASE e.y WHEN 'account.deleted' THEN true WHEN 'account.restored' THEN false
+                    ELSE coalesce(a.deleted, false) END,
+           n.n, n.n, (e.ev->>'v')::bigint, e.p, e.p, e.ts, e.ts
+      FROM (SELECT ev, ev->>'t' t, rm_lib.stream_id(ev->>'s') aid, ev->>'y' y,
+                   (ev->>'p')::bigint p, (ev->>'ts')::timestamptz ts,
+                   ev->>'y' IN ('account.created', 'account.updated') fld
+              FROM jsonb_array_elements(evs) ev
+             WHERE ev->>'y' IN ('account.created', 'account.updated', 'account.deleted',
+                                'account.restored')) e
+      LEFT JOIN accounts a ON a.tenant = e.t AND a.id = e.aid
+     CROSS JOIN LATERAL (SELECT CASE WHEN a.id IS NOT NULL THEN 0 ELSE
+                           (SELECT count(*) FROM contact_links l
+                             WHERE l.tenant = e.t AND l.account_id = e.aid
+                               AND NOT l.deleted AND NOT l.merged) END n) n
+     WHERE a.id IS NOT NULL OR e.y = 'account.created'
+    ON CONFLICT (tenant, id) DO UPDATE SET
+      fields = excluded.fields, custom_fields = excluded.custom_fields,
+      provenance = excluded.provenance, alternate_domains = excluded.alternate_domains,
+      deleted = excluded.deleted, version = excluded.version,
+      updated_position = excluded.updated_position, updated_at = excluded.updated_at
+    -- a new row has created_position = updated_position (the event's)
+    RETURNING tenant, id, created_position = updated_position AS fresh
+  )
+  SELECT array_agg(tenant) FILTER (WHERE fresh), array_agg(id) FILTER (WHERE fresh)
+    INTO nt, na FROM ins;
+
+  IF mt IS NULL THEN RETURN; END IF;
+  WITH RECURSIVE d AS (
+    SELECT m.t, m.acct, m.n FROM unnest(mt, ma, mn) m(t, acct, n)
+     WHERE NOT EXISTS (SELECT 1 FROM unnest(nt, na) f(t, id) WHERE f.t = m.t AND f.id = m.acct)
   ), up (t, id, n, depth) AS (
     SELECT t, acct, n, 0 FROM d
     UNION ALL

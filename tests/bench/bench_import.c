@@ -18,6 +18,7 @@
  *                               to visible is about the sum of the
  *                               events / rate of each
  *   contacts.fold_NAME_s        the seconds projection NAME's batches took
+ *   contacts.fold_NAME_batch_mean  events per batch it folded
  *   contacts.import_durable_s   from the start until the import job returned
  *                               (every row durable in the log)
  *   contacts.import_rows_per_s  rows per second to durable
@@ -174,6 +175,8 @@ int main(void) {
       printf("bench contacts.fold_%s_per_s %.0f events/s\n", lag[i].name,
              s > 0 ? (double)lag[i].folded_events / s : 0);
       printf("bench contacts.fold_%s_s %.1f s\n", lag[i].name, s);
+      printf("bench contacts.fold_%s_batch_mean %.0f events\n", lag[i].name,
+             (double)lag[i].folded_events / (double)lag[i].folded_batches);
     }
     free(lag);
   }
