@@ -8,7 +8,7 @@
 -- the k-th event of each contact (in log order), each round ONE
 -- INSERT ... ON CONFLICT DO UPDATE computing the new row from the current
 -- one exactly as the per-event loop did. An import's batch is one round.
--- Past FOLD_MAX_ROUNDS rounds (a burst of events on a few contacts) the
+-- Past 8 rounds (fold_rounds; a burst of events on a few contacts) the
 -- remaining events go through the per-event loop, kept below as
 -- fold_*_each (the bodies of 010, unchanged; tests/proj fold both ways and
 -- compare).
@@ -31,7 +31,7 @@
 -- ---- the per-event loops of 010, unchanged (the reference, and the path
 -- past the rounds' cap) --------------------------------------------------
 
-CREATE OR REPLACE FUNCTION rm_lib.fold_accounts_each(batch jsonb) RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION rm_lib.fold_accounts_each(batch jsonb) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   ev jsonb;
   d jsonb;
@@ -110,7 +110,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION rm_lib.fold_contacts_each(batch jsonb) RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION rm_lib.fold_contacts_each(batch jsonb) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   ev jsonb;
   d jsonb;
