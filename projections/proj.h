@@ -133,6 +133,13 @@ typedef struct proj_lag {
   int64_t last_advance_us;/* wall time of the last checkpoint move (0: unknown) */
   proj_state state;
   char error[256];        /* the last batch error or the fatal one ("" if none) */
+  /* Since the engine started (0 from proj_lag_compute): events handed to
+   * the fold in committed batches, how many batches, and the time those
+   * batches took from the log read to the COMMIT. events / busy is the
+   * fold's rate. */
+  uint64_t folded_events;
+  uint64_t folded_batches;
+  uint64_t busy_ns;
 } proj_lag;
 
 const char *proj_state_name(proj_state s);

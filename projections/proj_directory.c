@@ -20,6 +20,10 @@
  *   "p": {field: {source, priority, observed_at} or null}
  *   "s": [field, ...]                        fields whose values are secret
  * so a fold applies a change set as jsonb_strip_nulls(old || x->'f').
+ * Each fold gets only what its function reads (FOLD_* below): "d" without
+ * `changes` for accounts and contacts, no "x" for the timeline, only "x.s"
+ * for field_changes. The changes are digested (and so checked) for every
+ * fold all the same.
  * Values are rendered by the same msgpack→JSON mapping as the payload; a
  * field the catalogue marks secret anywhere (cat_name_is_secret) shows
  * "[redacted]", and the audit fold redacts the old and new values of the
@@ -120,9 +124,19 @@ static int digest_change(mp_reader *r, pv_buf *f, pv_buf *cf, pv_buf *prov, pv_b
   return 0;
 }
 
+/* What a fold's function reads of an element: the payload's `changes`
+ * (field_changes, timeline), the digest's f, c and p (accounts, contacts),
+ * its s (field_changes). The rest is left out: jsonb parsing is most of a
+ * batch's cost next to the set-based folds (bench_import). */
+enum {
+  FOLD_CHANGES = 1, /* d.changes */
+  FOLD_DIGEST = 2,  /* x.f, x.c, x.p */
+  FOLD_SECRET = 4,  /* x.s */
+};
+
 /* Appends ,"x":{...} for the payload's `changes` (empty objects when it has
- * none). */
-static int digest(const evt_envelope *e, pv_buf *out) {
+ * none), the parts want names. */
+static int digest(const evt_envelope *e, unsigned want, pv_buf *out) {
   pv_buf f = PV_BUF_INIT, cf = PV_BUF_INIT, prov = PV_BUF_INIT, secret = PV_BUF_INIT,
          val = PV_BUF_INIT;
   pv_buf_addch(&secret, '[');
@@ -136,9 +150,11 @@ static int digest(const evt_envelope *e, pv_buf *out) {
   else if (rc == 0) rc = mp_read_array(&r, &n);
   for (uint32_t i = 0; i < n && rc == 0; i++)
     rc = digest_change(&r, &f, &cf, &prov, &secret, &val);
-  if (rc == 0)
+  if (rc == 0 && (want & FOLD_DIGEST))
     pv_buf_addf(out, ",\"x\":{\"f\":%s},\"c\":%s},\"p\":%s},\"s\":%s]}", f.data, cf.data,
                 prov.data, secret.data);
+  else if (rc == 0 && (want & FOLD_SECRET))
+    pv_buf_addf(out, ",\"x\":{\"s\":%s]}", secret.data);
   pv_buf_release(&f);
   pv_buf_release(&cf);
   pv_buf_release(&prov);
@@ -147,8 +163,49 @@ static int digest(const evt_envelope *e, pv_buf *out) {
   return rc;
 }
 
-static int fold_json(pg_conn *c, const char *sql, const evt_envelope *events, size_t n,
-                     pv_error *err) {
+/* cat_payload_json without the `changes` field unless want has
+ * FOLD_CHANGES (the secret fields redacted all the same). */
+static int payload_json(const evt_envelope *e, unsigned want, pv_buf *out) {
+  const cat_event *ce = cat_find(e->type.ptr, e->type.len, e->type_version);
+  mp_reader r;
+  uint32_t pairs;
+  if ((want & FOLD_CHANGES) || !ce) return cat_payload_json(ce, e->payload, e->payload_len, out);
+  mp_reader_init(&r, e->payload, e->payload_len);
+  if (mp_read_map(&r, &pairs)) return cat_payload_json(ce, e->payload, e->payload_len, out);
+  size_t at = out->len;
+  int rc = 0;
+  bool first = true;
+  pv_buf_addch(out, '{');
+  for (uint32_t i = 0; i < pairs && rc == 0; i++) {
+    mp_slice key;
+    if ((rc = mp_read_str(&r, &key))) break;
+    if (mp_slice_eq(key, "changes")) {
+      rc = mp_skip(&r, 1);
+      continue;
+    }
+    if (!first) pv_buf_addch(out, ',');
+    first = false;
+    mpj_append_str(out, key.ptr, key.len);
+    pv_buf_addch(out, ':');
+    const cat_field *f = cat_field_find(ce, key.ptr, key.len);
+    if (f && f->secret) {
+      pv_buf_addstr(out, "\"[redacted]\"");
+      rc = mp_skip(&r, 1);
+    } else {
+      rc = mpj_append_next(out, &r, 1);
+    }
+  }
+  if (rc == 0 && mp_remaining(&r) != 0) rc = PV_EINVAL;
+  if (rc) {
+    pv_buf_setlen(out, at);
+    return rc;
+  }
+  pv_buf_addch(out, '}');
+  return 0;
+}
+
+static int fold_json(pg_conn *c, const char *sql, unsigned want, const evt_envelope *events,
+                     size_t n, pv_error *err) {
   if (n == 0) return 0;
   pv_buf batch = PV_BUF_INIT;
   int rc = 0;
@@ -167,14 +224,13 @@ static int fold_json(pg_conn *c, const char *sql, const evt_envelope *events, si
     pv_buf_addstr(&batch, ",\"a\":");
     add_json_str(&batch, e->actor.ptr, e->actor.len);
     pv_buf_addstr(&batch, ",\"d\":");
-    rc = cat_payload_json(cat_find(e->type.ptr, e->type.len, e->type_version), e->payload,
-                          e->payload_len, &batch);
+    rc = payload_json(e, want, &batch);
     if (rc) {
       pv_error_set(err, rc, "/payload", "the payload of position %" PRIu64 " is not valid msgpack",
                    e->position);
       goto out;
     }
-    if ((rc = digest(e, &batch))) {
+    if ((rc = digest(e, want, &batch))) {
       pv_error_set(err, rc, "/payload/changes", "the changes of position %" PRIu64 " do not read",
                    e->position);
       goto out;
@@ -190,17 +246,17 @@ out:
 }
 
 int proj_accounts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_accounts($1::jsonb)", events, n, err);
+  return fold_json(c, "SELECT rm_lib.fold_accounts($1::jsonb)", FOLD_DIGEST, events, n, err);
 }
 
 int proj_contacts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_contacts($1::jsonb)", events, n, err);
+  return fold_json(c, "SELECT rm_lib.fold_contacts($1::jsonb)", FOLD_DIGEST, events, n, err);
 }
 
 int proj_field_changes_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_field_changes($1::jsonb)", events, n, err);
+  return fold_json(c, "SELECT rm_lib.fold_field_changes($1::jsonb)", FOLD_CHANGES | FOLD_SECRET, events, n, err);
 }
 
 int proj_timeline_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_timeline($1::jsonb)", events, n, err);
+  return fold_json(c, "SELECT rm_lib.fold_timeline($1::jsonb)", FOLD_CHANGES, events, n, err);
 }

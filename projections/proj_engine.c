@@ -36,6 +36,7 @@ typedef struct proj_run {
   int64_t last_advance_us;
   bool loaded, failed;
   char error[256];
+  uint64_t folded_events, folded_batches, busy_ns;
 } proj_run;
 
 struct proj_waitlist {
@@ -128,8 +129,12 @@ static void set_error(proj_engine *e, proj_run *r, const pv_error *err) {
   pthread_mutex_unlock(&e->wl->mu);
 }
 
-static void set_checkpoint(proj_engine *e, proj_run *r, uint64_t position, int64_t moved_us) {
+static void set_checkpoint(proj_engine *e, proj_run *r, uint64_t position, int64_t moved_us,
+                           uint64_t events, uint64_t busy_ns) {
   pthread_mutex_lock(&e->wl->mu);
+  r->folded_events += events;
+  r->folded_batches += busy_ns > 0;
+  r->busy_ns += busy_ns;
   r->checkpoint = position;
   r->last_advance_us = moved_us;
   r->loaded = true;
@@ -160,7 +165,7 @@ static int load_checkpoint(proj_engine *e, proj_run *r, pv_error *err) {
   uint64_t position = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
   int64_t moved = PQgetisnull(res, 0, 1) ? 0 : strtoll(PQgetvalue(res, 0, 1), NULL, 10);
   PQclear(res);
-  set_checkpoint(e, r, position, moved);
+  set_checkpoint(e, r, position, moved, 0, 0);
   return 0;
 }
 
@@ -172,6 +177,7 @@ static int load_checkpoint(proj_engine *e, proj_run *r, pv_error *err) {
  */
 static int step(proj_engine *e, proj_run *r, bool *moved, pv_error *err) {
   uint64_t old = r->checkpoint;
+  uint64_t t0 = pv_mono_ns();
   proj_batch *b = &e->batch;
   int rc = proj_batch_read(b, e->log, r->def, old + 1, err);
   if (rc == PV_ECORRUPT) {
@@ -215,7 +221,7 @@ static int step(proj_engine *e, proj_run *r, bool *moved, pv_error *err) {
   PQclear(res);
   res = NULL;
   if ((rc = pg_exec(e->conn, "COMMIT", 0, NULL, NULL, err))) goto fail;
-  set_checkpoint(e, r, b->last, pv_wall_us());
+  set_checkpoint(e, r, b->last, pv_wall_us(), b->n, pv_mono_ns() - t0);
   *moved = true;
   return 0;
 
@@ -456,6 +462,9 @@ size_t proj_engine_lag(proj_engine *e, proj_lag *out, size_t cap) {
     out[i].checkpoint = r->checkpoint;
     out[i].last_advance_us = r->last_advance_us;
     snprintf(out[i].error, sizeof out[i].error, "%s", r->error);
+    out[i].folded_events = r->folded_events;
+    out[i].folded_batches = r->folded_batches;
+    out[i].busy_ns = r->busy_ns;
     loaded[i] = r->loaded;
     failed[i] = r->failed;
   }

@@ -386,6 +386,7 @@ int proj_segments_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_erro
   pv_buf_addch(&changed, '[');
   pv_buf_addch(&full, '[');
   bool any_changed = false, any_full = false;
+  size_t nchanged = 0; /* elements in `changed` (list events set any_changed without one) */
   for (size_t i = 0; i < n && rc == 0; i++) {
     const evt_envelope *e = &events[i];
     char tenant[EVT_MAX_TENANT + 1], id[EVT_MAX_STREAM + 1];
@@ -425,7 +426,7 @@ int proj_segments_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_erro
       if (type_prefix(e, "list.members") || type_eq(e, "list.deleted")) any_changed = true;
     }
     if (kind) {
-      pv_buf_addstr(&changed, any_changed ? ",[" : "[");
+      pv_buf_addstr(&changed, nchanged++ ? ",[" : "[");
       add_json_text(&changed, tenant, strlen(tenant));
       pv_buf_addf(&changed, ",\"%s\",", kind);
       add_json_text(&changed, key, strlen(key));
