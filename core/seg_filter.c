@@ -42,6 +42,7 @@ static unsigned seg__type_ops(seg_type t) {
   switch (t) {
   case SEG_T_TEXT:
   case SEG_T_CTEXT:
+  case SEG_T_LTEXT:
     return B(EQUALS) | B(NOT_EQUALS) | B(IN) | B(NOT_IN) | B(CONTAINS) | B(NOT_CONTAINS) |
            B(STARTS_WITH) | B(ENDS_WITH) | B(IS_EMPTY) | B(IS_NOT_EMPTY);
   case SEG_T_ENUM:
@@ -84,7 +85,7 @@ static bool seg__keyed(seg_type t) {
 
 const char *seg_type_name(seg_type t) {
   switch (t) {
-  case SEG_T_TEXT: case SEG_T_CTEXT: return "text";
+  case SEG_T_TEXT: case SEG_T_CTEXT: case SEG_T_LTEXT: return "text";
   case SEG_T_ENUM: return "enum";
   case SEG_T_NUMBER: case SEG_T_CNUMBER: return "number";
   case SEG_T_DATE: case SEG_T_CDATE: return "date";
@@ -314,7 +315,11 @@ static char *seg__scalar(seg_parse *p, const seg_node *n, const cJSON *v, const 
                 n->field->name);
       return NULL;
     }
-    return pv_xstrdup(v->valuestring);
+    char *out = pv_xstrdup(v->valuestring);
+    if (n->field->type == SEG_T_LTEXT)
+      for (char *c = out; *c; c++)
+        if (*c >= 'A' && *c <= 'Z') *c = (char)(*c - 'A' + 'a');
+    return out;
   }
 }
 
@@ -517,6 +522,14 @@ static void seg__like(seg_sql *q, const seg_node *n, bool pre, bool suf, bool ne
     seg__expr(q, n, NULL);
     pv_buf_addstr(w, " IS NULL OR ");
   }
+  if (n->field->type == SEG_T_LTEXT) {
+    /* stored lowercase, and the value was lowercased when parsed */
+    seg__expr(q, n, NULL);
+    pv_buf_addstr(w, negate ? " NOT LIKE " : " LIKE ");
+    seg__param(q, pv_buf_detach(&pat, NULL), "::text");
+    pv_buf_addstr(w, " ESCAPE '\\')");
+    return;
+  }
   /* lower() LIKE lower(): ILIKE lower-cases the pattern again on every
    * row, and a trigram index on lower(column) serves this form */
   pv_buf_addstr(w, "lower");
@@ -557,7 +570,7 @@ static void seg__emit_cond(seg_sql *q, const seg_node *n) {
   pv_buf *w = &q->where;
   seg_type t = n->field->type;
   const char *cast = seg__cast(t);
-  bool is_text = t == SEG_T_TEXT || t == SEG_T_CTEXT || t == SEG_T_ENUM;
+  bool is_text = t == SEG_T_TEXT || t == SEG_T_CTEXT || t == SEG_T_LTEXT || t == SEG_T_ENUM;
   if (t == SEG_T_MEMBER) return seg__member(q, n);
   pv_buf_addch(w, '(');
   switch (n->op) {

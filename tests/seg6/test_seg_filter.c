@@ -228,6 +228,9 @@ static bool p_nested(const model_contact *m) {
 static bool p_all(const model_contact *m) { (void)m; return true; }
 static bool p_none(const model_contact *m) { (void)m; return false; }
 static bool p_domain_end(const model_contact *m) { return m->has_email && strstr(m->email, "@d3.example"); }
+static bool p_domain_ends_3ex(const model_contact *m) { return m->has_email && strstr(m->email, "3.example"); }
+static bool p_email_starts_p1(const model_contact *m) { return m->has_email && !strncmp(m->email, "p1", 2); }
+static bool p_domain_not_contains_d3(const model_contact *m) { return !(m->has_email && strstr(m->email, "@d3.")); }
 
 #define COND(f, op, v) "{\"field\":\"" f "\",\"operator\":\"" op "\"" v "}"
 #define V(x) ",\"value\":" x
@@ -245,6 +248,13 @@ static const struct { const char *json; pred_fn p; } op_cases[] = {
   {COND("contact.first_name", "contains", V("\"\\\\\"")), p_first_backslash},
   {COND("contact.first_name", "not_contains", V("\"o\"")), p_first_not_contains_o},
   {COND("contact.email_domain", "equals", V("\"d3.example\"")), p_domain_end},
+  /* emails and domains are stored lowercase (LTEXT): a value in any case
+   * matches, without lower() on the column */
+  {COND("contact.email", "equals", V("\"P7@D0.Example\"")), p_email_eq},
+  {COND("contact.email_domain", "in", V("[\"D3.EXAMPLE\"]")), p_domain_end},
+  {COND("contact.email_domain", "ends_with", V("\"3.EXAMPLE\"")), p_domain_ends_3ex},
+  {COND("contact.email", "starts_with", V("\"P1\"")), p_email_starts_p1},
+  {COND("contact.email_domain", "not_contains", V("\"D3.\"")), p_domain_not_contains_d3},
   {COND("contact.version", "gt", V("5")), p_ver_gt5},
   {COND("contact.version", "gte", V("5")), p_ver_gte5},
   {COND("contact.version", "lt", V("3")), p_ver_lt3},
@@ -580,6 +590,29 @@ static void custom_numbers_and_dates_follow_the_values(void) {
   pg_testdb_drop(db);
 }
 
+/* A lowercase-stored field compares its column as is (the value is
+ * lowercased once); other text fields lower() both sides. */
+static void lowercase_fields_skip_lower_per_row(void) {
+  static const struct { const char *json; bool lowered; const char *param; } cases[] = {
+      {COND("contact.email_domain", "ends_with", V("\"Acme.IO\"")), false, "%acme.io"},
+      {COND("account.domain", "contains", V("\"Acme\"")), false, "%acme%"},
+      {COND("contact.title", "contains", V("\"Chief\"")), true, "%Chief%"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cJSON *f = cJSON_Parse(cases[i].json);
+    seg_sql q;
+    seg_sql_init(&q, 2);
+    pv_error err = PV_ERROR_INIT;
+    ASSERT_OK(seg_compile(f, SEG_CONTACT, "/filter", &q, &err));
+    if ((strstr(q.where.data, "lower(") != NULL) != cases[i].lowered)
+      test__fail(__FILE__, __LINE__, "%s compiled to %s", cases[i].json, q.where.data);
+    ASSERT_EQ(q.nparams, 1);
+    ASSERT_STR_EQ(q.params[0], cases[i].param);
+    seg_sql_release(&q);
+    cJSON_Delete(f);
+  }
+}
+
 static void catalogue_has_52_fields_each_with_operators(void) {
   ASSERT(seg_field_count() >= 52);
   cJSON *j = seg_fields_json();
@@ -597,4 +630,5 @@ static void catalogue_has_52_fields_each_with_operators(void) {
 PG_TEST_MAIN(TEST(every_operator_matches_brute_force), TEST(account_entity_and_membership),
              TEST(errors_name_the_condition), TEST(injection_is_inert),
              TEST(catalogue_has_52_fields_each_with_operators),
+             TEST(lowercase_fields_skip_lower_per_row),
              TEST(custom_numbers_and_dates_follow_the_values))
