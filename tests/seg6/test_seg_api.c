@@ -11,6 +11,7 @@
  */
 #include "core/accounts.h"
 #include "core/contacts.h"
+#include "core/segments.h"
 #include "tests/api/apit_pg.h"
 #include "tests/pg/pg_testdb.h"
 
@@ -623,6 +624,58 @@ static void lists_convert_and_export(void) {
   s6_stop(&h);
 }
 
-PG_TEST_MAIN(TEST(segments_membership_and_counts), TEST(custom_number_segment_follows_value_types),
+typedef struct list_then_contact {
+  writer_cmd list;
+  contact_upsert_arg *contact;
+} list_then_contact;
+
+static int list_then_contact_decide(writer_ctx *ctx, void *arg, pv_error *err) {
+  list_then_contact *lc = arg;
+  int rc = lc->list.decide(ctx, lc->list.arg, err);
+  return rc ? rc : contact_upsert_decide(ctx, lc->contact, err);
+}
+
+/* A projection batch that begins with a list's event (which adds no contact
+ * to re-check) and goes on with a contact's: the batch's changed-contacts
+ * JSON once began with a comma there, and the segments projection retried
+ * that batch forever. One command appends both, so one batch holds them. */
+static void list_event_then_contact_in_one_batch(void) {
+  s6 h;
+  s6_start(&h);
+  seed(&h, 4);
+  char body[256];
+  snprintf(body, sizeof body, "{\"name\":\"Picked\",\"sourceType\":\"manual_upload\","
+           "\"recordIds\":[\"%s\"],\"visibilityScope\":\"global\"}", h.contact_ids[0]);
+  cJSON *j;
+  call(&h, "POST", "/api/lists", h.tok_ops, body, 201, &j);
+  char list[64];
+  snprintf(list, sizeof list, "%s", jstr(j, "id"));
+  cJSON_Delete(j);
+  settle(&h);
+
+  const char *ids[] = {h.contact_ids[1]};
+  aud_cmd add = {.kind = AUD_LIST, .action = AUD_ADD_MEMBERS, .id = list,
+                 .by = {.user_id = h.ops, .team = "data_ops", .admin = true},
+                 .record_ids = ids, .record_count = 1};
+  contact_upsert_arg contact = {0};
+  contact.in.email = "late@d1.example";
+  contact.in.title = "VP of Sales";
+  contact.in.source = "manual";
+  contact.in.observed_at_us = 1700000000000000;
+  list_then_contact lc = {.contact = &contact};
+  pv_error err = PV_ERROR_INIT;
+  ASSERT_OK(aud_bind(&add, &lc.list, &err));
+  writer_cmd cmd = {.tenant = "default", .actor = "test", .decide = list_then_contact_decide,
+                    .arg = &lc};
+  if (writer_run(h.pg.t.writer, &cmd)) test__fail(__FILE__, __LINE__, "%s", cmd.error.message);
+  contact_upsert_release(&contact);
+  settle(&h); /* the projections reach the head, or this fails */
+  char *n = db_text(&h, "SELECT member_count FROM rm_segments.lists WHERE id = $1", list);
+  ASSERT_STR_EQ(n, "2");
+  free(n);
+  s6_stop(&h);
+}
+
+PG_TEST_MAIN(TEST(segments_membership_and_counts), TEST(list_event_then_contact_in_one_batch), TEST(custom_number_segment_follows_value_types),
              TEST(visibility_between_users_and_teams),
              TEST(bad_filters_and_injection), TEST(lists_convert_and_export))
