@@ -71,11 +71,19 @@
  */
 typedef int (*proj_fold_fn)(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 
+/* Workers folding projections side by side (proj_engine.c): 2, the
+ * cores of the machine we measure on. */
+#define PROJ_LANES 2
+
 typedef struct proj_def {
   const char *name;          /* [a-z0-9_]+, the checkpoint's key */
   const char *const *types;  /* NULL-terminated; NULL = every type */
   const char *schema;        /* "rm_<name>": the live read model */
   proj_fold_fn fold;
+  /* the worker that folds it (0 .. PROJ_LANES - 1); a projection whose
+   * fold reads another's read model shares that one's lane and comes
+   * after it in the registry */
+  unsigned lane;
 } proj_def;
 
 /* The registry: every projection, one row each (proj_registry.c). */
