@@ -121,6 +121,11 @@ bool cat_name_is_secret(const char *name, size_t len) {
 
 int cat_payload_json(const cat_event *ev, const void *payload, size_t len, pv_buf *out) {
   if (!ev) return mpj_append(out, payload, len);
+  return cat_payload_json_omit(ev, payload, len, NULL, out);
+}
+
+int cat_payload_json_omit(const cat_event *ev, const void *payload, size_t len,
+                          const char *omit, pv_buf *out) {
   mp_reader r;
   uint32_t pairs;
   size_t at = out->len;
@@ -128,10 +133,16 @@ int cat_payload_json(const cat_event *ev, const void *payload, size_t len, pv_bu
   mp_reader_init(&r, payload, len);
   if ((rc = mp_read_map(&r, &pairs))) return mpj_append(out, payload, len);
   pv_buf_addch(out, '{');
+  bool first = true;
   for (uint32_t i = 0; i < pairs && rc == 0; i++) {
     mp_slice key;
-    if (i) pv_buf_addch(out, ',');
     if ((rc = mp_read_str(&r, &key))) break;
+    if (omit && mp_slice_eq(key, omit)) {
+      rc = mp_skip(&r, 1);
+      continue;
+    }
+    if (!first) pv_buf_addch(out, ',');
+    first = false;
     mpj_append_str(out, key.ptr, key.len);
     pv_buf_addch(out, ':');
     const cat_field *f = cat_field_find(ev, key.ptr, key.len);

@@ -167,41 +167,8 @@ static int digest(const evt_envelope *e, unsigned want, pv_buf *out) {
  * FOLD_CHANGES (the secret fields redacted all the same). */
 static int payload_json(const evt_envelope *e, unsigned want, pv_buf *out) {
   const cat_event *ce = cat_find(e->type.ptr, e->type.len, e->type_version);
-  mp_reader r;
-  uint32_t pairs;
   if ((want & FOLD_CHANGES) || !ce) return cat_payload_json(ce, e->payload, e->payload_len, out);
-  mp_reader_init(&r, e->payload, e->payload_len);
-  if (mp_read_map(&r, &pairs)) return cat_payload_json(ce, e->payload, e->payload_len, out);
-  size_t at = out->len;
-  int rc = 0;
-  bool first = true;
-  pv_buf_addch(out, '{');
-  for (uint32_t i = 0; i < pairs && rc == 0; i++) {
-    mp_slice key;
-    if ((rc = mp_read_str(&r, &key))) break;
-    if (mp_slice_eq(key, "changes")) {
-      rc = mp_skip(&r, 1);
-      continue;
-    }
-    if (!first) pv_buf_addch(out, ',');
-    first = false;
-    mpj_append_str(out, key.ptr, key.len);
-    pv_buf_addch(out, ':');
-    const cat_field *f = cat_field_find(ce, key.ptr, key.len);
-    if (f && f->secret) {
-      pv_buf_addstr(out, "\"[redacted]\"");
-      rc = mp_skip(&r, 1);
-    } else {
-      rc = mpj_append_next(out, &r, 1);
-    }
-  }
-  if (rc == 0 && mp_remaining(&r) != 0) rc = PV_EINVAL;
-  if (rc) {
-    pv_buf_setlen(out, at);
-    return rc;
-  }
-  pv_buf_addch(out, '}');
-  return 0;
+  return cat_payload_json_omit(ce, e->payload, e->payload_len, "changes", out);
 }
 
 static int fold_json(pg_conn *c, const char *sql, unsigned want, const evt_envelope *events,
