@@ -31,6 +31,10 @@
 struct log_wtxn {
   log_t *log;
   MDB_txn *txn;
+  /* on stream_events, opened at the first stream head read of the txn
+   * (LMDB closes it with the txn): a cursor open costs a malloc, once per
+   * event when stream heads were read through a fresh one */
+  MDB_cursor *heads;
   uint64_t head;
   uint8_t head_hash[EVT_HASH_BYTES];
   pv_buf encoded;
@@ -386,25 +390,44 @@ done:
 }
 
 /* A stream's head version: the last key of its run in stream_events
- * (tenant \0 stream \0 version), found by seeking just past the run. */
-static int stream_version(MDB_txn *txn, MDB_dbi stream_events, const char *tenant,
-                          const char *stream, uint64_t *version) {
+ * (tenant \0 stream \0 version), found by seeking just past the run with
+ * cur, a cursor on stream_events. */
+static int stream_version_at(MDB_cursor *cur, const char *tenant, const char *stream,
+                             uint64_t *version) {
   key_buf kb;
   key_parts(&kb, tenant, stream, "", (char *)NULL);
   size_t prefix = kb.len;
   key_add_be64(&kb, UINT64_MAX);
   if (kb.overflow) return PV_EINVAL;
   *version = 0;
-  MDB_cursor *cur;
-  int rc = mdb_cursor_open(txn, stream_events, &cur);
-  if (rc) return lmdb_to_pv(rc);
   MDB_val k = key_val(&kb), v;
-  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
   rc = mdb_cursor_get(cur, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
   if (rc == 0 && k.mv_size == prefix + 8 && memcmp(k.mv_data, kb.data, prefix) == 0)
     *version = be64((const char *)k.mv_data + prefix);
-  mdb_cursor_close(cur);
   return rc == 0 || rc == MDB_NOTFOUND ? 0 : lmdb_to_pv(rc);
+}
+
+static int stream_version(MDB_txn *txn, MDB_dbi stream_events, const char *tenant,
+                          const char *stream, uint64_t *version) {
+  MDB_cursor *cur;
+  int rc = mdb_cursor_open(txn, stream_events, &cur);
+  if (rc) return lmdb_to_pv(rc);
+  rc = stream_version_at(cur, tenant, stream, version);
+  mdb_cursor_close(cur);
+  return rc;
+}
+
+static int wtxn_stream_version(log_wtxn *tx, const char *tenant, const char *stream,
+                               uint64_t *version) {
+  if (!tx->heads) {
+    int rc = mdb_cursor_open(tx->txn, tx->log->stream_events, &tx->heads);
+    if (rc) {
+      tx->heads = NULL;
+      return lmdb_to_pv(rc);
+    }
+  }
+  return stream_version_at(tx->heads, tenant, stream, version);
 }
 
 int log_reader_stream_version(log_reader *rd, const char *tenant, const char *stream,
@@ -563,6 +586,7 @@ int log_wtxn_begin(log_t *log, log_wtxn **out) {
   }
   if (rc) return lmdb_to_pv(rc);
   tx->log = log;
+  tx->heads = NULL;
   if ((rc = wtxn_load_head(tx)) != 0) {
     mdb_txn_abort(tx->txn);
     return rc;
@@ -611,7 +635,7 @@ uint64_t log_wtxn_head(const log_wtxn *tx) { return tx->head; }
 
 int log_wtxn_stream_version(log_wtxn *tx, const char *tenant, const char *stream,
                             uint64_t *version) {
-  return stream_version(tx->txn, tx->log->stream_events, tenant, stream, version);
+  return wtxn_stream_version(tx, tenant, stream, version);
 }
 
 int log_wtxn_read_event(log_wtxn *tx, uint64_t position, evt_envelope *e) {
@@ -627,7 +651,7 @@ int log_append(log_wtxn *tx, const log_event_in *in, uint64_t *position,
                uint64_t *stream_version_out, pv_error *err) {
   log_t *log = tx->log;
   uint64_t version;
-  int rc = stream_version(tx->txn, log->stream_events, in->tenant, in->stream, &version);
+  int rc = wtxn_stream_version(tx, in->tenant, in->stream, &version);
   if (rc == PV_EINVAL) return pv_error_set(err, rc, "stream", "stream id is too long");
   if (rc) return pv_error_set(err, rc, NULL, "could not read the stream's version");
   if (in->expected_version != LOG_EXPECT_ANY && (uint64_t)in->expected_version != version) {
