@@ -33,8 +33,7 @@
  * projections (durable figures only).
  */
 #include "adapters/import/imp_job.h"
-#include "adapters/pg/pg_embedded.h"
-#include "adapters/pg/pg_migrate.h"
+#include "tests/bench/bench_db.h"
 #include "core/common/pv_time.h"
 #include "projections/proj.h"
 #include "tests/bench/gen_contacts.h"
@@ -61,14 +60,13 @@ int main(void) {
   bool use_pg = !(getenv("BENCH_NO_PG") && strcmp(getenv("BENCH_NO_PG"), "1") == 0);
   pv_error err = PV_ERROR_INIT;
   const char *tmp = getenv("TMPDIR");
-  char dir[256], path[300], log_dir[300], report[300], pg_dir[300];
+  char dir[256], path[300], log_dir[300], report[300];
   snprintf(dir, sizeof dir, "%s/pivotal-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
   if (!mkdtemp(dir)) die("mkdtemp", NULL);
   chmod(dir, 0711); /* as root the embedded cluster runs as `pivotal` */
   snprintf(path, sizeof path, "%s/contacts.csv", dir);
   snprintf(log_dir, sizeof log_dir, "%s/log", dir);
   snprintf(report, sizeof report, "%s/report.csv", dir);
-  snprintf(pg_dir, sizeof pg_dir, "%s/pgdata", dir);
 
   FILE *f = fopen(path, "wb");
   if (!f) die("create the file", NULL);
@@ -81,32 +79,9 @@ int main(void) {
   }
   fclose(f);
 
-  char *conninfo = NULL;
-  bool own_cluster = false;
-  if (use_pg) {
-    const char *url = getenv("PIVOTAL_TEST_DATABASE_URL");
-    if (url && *url) {
-      pg_conn *admin;
-      char db[64], sql[128];
-      if (pg_connect(&admin, url, &err)) die("connect", &err);
-      snprintf(db, sizeof db, "bench_import_%d", (int)getpid());
-      snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
-      if (pg_exec(admin, sql, 0, NULL, NULL, &err)) die("create database", &err);
-      pg_conn_free(admin);
-      size_t len = strlen(url) + 80;
-      conninfo = pv_xmalloc(len);
-      snprintf(conninfo, len, "%s dbname=%s", url, db);
-    } else {
-      mkdir(pg_dir, 0711);
-      if (pg_embedded_start(pg_dir, &conninfo, NULL, &err)) die("embedded cluster", &err);
-      own_cluster = true;
-    }
-    pg_conn *c;
-    if (pg_connect(&c, conninfo, &err)) die("connect", &err);
-    if (pg_migrate(c, pg_schema_migrations, pg_schema_migrations_count, NULL, NULL, NULL, &err))
-      die("migrate", &err);
-    pg_conn_free(c);
-  }
+  bench_db db = {0};
+  if (use_pg && bench_db_open(&db, dir, "import", &err)) die("database", &err);
+  const char *conninfo = db.conninfo;
 
   log_t *log;
   writer_t *w;
@@ -184,8 +159,7 @@ int main(void) {
   proj_engine_stop(e);
   writer_stop(w);
   log_close(log);
-  if (own_cluster && pg_embedded_stop(pg_dir, false, &err)) die("stop cluster", &err);
-  free(conninfo);
+  if (use_pg && bench_db_close(&db, false, &err)) die("drop the database", &err);
   free(names);
   nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   return 0;

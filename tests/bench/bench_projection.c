@@ -19,8 +19,7 @@
  * cluster), else a throwaway embedded cluster in a temporary directory, the
  * mechanism the tests use.
  */
-#include "adapters/pg/pg_embedded.h"
-#include "adapters/pg/pg_migrate.h"
+#include "tests/bench/bench_db.h"
 #include "core/common/pv_time.h"
 #include "core/mp.h"
 #include "core/writer.h"
@@ -249,38 +248,19 @@ int main(void) {
   double lag_seconds = env_num("BENCH_SECONDS", 5);
   pv_error err = PV_ERROR_INIT;
   const char *tmp = getenv("TMPDIR");
-  char dir[256], pg_dir[300], log_dir[300], lag_dir[300];
+  char dir[256], log_dir[300], lag_dir[300];
   snprintf(dir, sizeof dir, "%s/pivotal-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
   if (!mkdtemp(dir)) die("mkdtemp", NULL);
   chmod(dir, 0711); /* as root the embedded cluster runs as `pivotal` */
-  snprintf(pg_dir, sizeof pg_dir, "%s/pgdata", dir);
   snprintf(log_dir, sizeof log_dir, "%s/log", dir);
   snprintf(lag_dir, sizeof lag_dir, "%s/lag", dir);
 
   /* the database */
-  char *conninfo = NULL, db_name[64] = "";
-  bool own_cluster = false;
-  const char *test_url = getenv("PIVOTAL_TEST_DATABASE_URL");
-  if (test_url && *test_url) {
-    pg_conn *admin;
-    if (pg_connect(&admin, test_url, &err)) die("connect", &err);
-    snprintf(db_name, sizeof db_name, "bench_projection_%d", (int)getpid());
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db_name);
-    exec_or_die(admin, sql);
-    pg_conn_free(admin);
-    size_t len = strlen(test_url) + 64;
-    conninfo = pv_xmalloc(len);
-    snprintf(conninfo, len, "%s dbname=%s", test_url, db_name);
-  } else {
-    mkdir(pg_dir, 0711);
-    if (pg_embedded_start(pg_dir, &conninfo, NULL, &err)) die("embedded cluster", &err);
-    own_cluster = true;
-  }
+  bench_db db;
+  if (bench_db_open(&db, dir, "projection", &err)) die("database", &err);
+  const char *conninfo = db.conninfo;
   pg_conn *c;
   if (pg_connect(&c, conninfo, &err)) die("connect", &err);
-  if (pg_migrate(c, pg_schema_migrations, pg_schema_migrations_count, NULL, NULL, NULL, &err))
-    die("migrate", &err);
 
   /* the log */
   log_t *log;
@@ -337,17 +317,7 @@ int main(void) {
   log_close(log);
 
   pg_conn_free(c);
-  if (db_name[0]) {
-    pg_conn *admin;
-    if (pg_connect(&admin, test_url, &err) == 0) {
-      char sql[128];
-      snprintf(sql, sizeof sql, "DROP DATABASE %s", db_name);
-      exec_or_die(admin, sql);
-      pg_conn_free(admin);
-    }
-  }
-  if (own_cluster && pg_embedded_stop(pg_dir, false, &err)) die("stop cluster", &err);
-  free(conninfo);
+  if (bench_db_close(&db, false, &err)) die("drop the database", &err);
   nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   return 0;
 }

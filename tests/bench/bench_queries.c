@@ -16,8 +16,7 @@
  */
 #include "adapters/auth/auth_jwt.h"
 #include "adapters/http/handlers/api.h"
-#include "adapters/pg/pg_embedded.h"
-#include "adapters/pg/pg_migrate.h"
+#include "tests/bench/bench_db.h"
 #include "core/common/pv_time.h"
 #include "core/contacts.h"
 #include "core/users.h"
@@ -131,39 +130,17 @@ int main(void) {
   if (n < IDS || sodium_init() < 0) die("BENCH_CONTACTS must be at least 1000", NULL);
   pv_error err = PV_ERROR_INIT;
   const char *tmp = getenv("TMPDIR");
-  char dir[256], pg_dir[300], log_dir[300], script[300];
+  char dir[256], log_dir[300], script[300];
   snprintf(dir, sizeof dir, "%s/pivotal-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
   if (!mkdtemp(dir)) die("mkdtemp", NULL);
   chmod(dir, 0711); /* as root the embedded cluster runs as `pivotal` */
-  snprintf(pg_dir, sizeof pg_dir, "%s/pgdata", dir);
   snprintf(log_dir, sizeof log_dir, "%s/log", dir);
   snprintf(script, sizeof script, "%s/get.lua", dir);
 
   /* the database */
-  char *conninfo = NULL, db_name[64] = "";
-  bool own_cluster = false;
-  const char *test_url = getenv("PIVOTAL_TEST_DATABASE_URL");
-  if (test_url && *test_url) {
-    pg_conn *admin;
-    if (pg_connect(&admin, test_url, &err)) die("connect", &err);
-    snprintf(db_name, sizeof db_name, "bench_queries_%d", (int)getpid());
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db_name);
-    if (pg_exec(admin, sql, 0, NULL, NULL, &err)) die(sql, &err);
-    pg_conn_free(admin);
-    size_t len = strlen(test_url) + 64;
-    conninfo = pv_xmalloc(len);
-    snprintf(conninfo, len, "%s dbname=%s", test_url, db_name);
-  } else {
-    mkdir(pg_dir, 0711);
-    if (pg_embedded_start(pg_dir, &conninfo, NULL, &err)) die("embedded cluster", &err);
-    own_cluster = true;
-  }
-  pg_conn *c;
-  if (pg_connect(&c, conninfo, &err)) die("connect", &err);
-  if (pg_migrate(c, pg_schema_migrations, pg_schema_migrations_count, NULL, NULL, NULL, &err))
-    die("migrate", &err);
-  pg_conn_free(c);
+  bench_db db;
+  if (bench_db_open(&db, dir, "queries", &err)) die("database", &err);
+  const char *conninfo = db.conninfo;
 
   /* the log, the writer, the contacts */
   log_t *log;
@@ -249,17 +226,7 @@ int main(void) {
   log_close(log);
   auth_jwt_free(jwt);
   free(token);
-  if (db_name[0]) {
-    pg_conn *admin;
-    if (pg_connect(&admin, test_url, &err) == 0) {
-      char sql[128];
-      snprintf(sql, sizeof sql, "DROP DATABASE %s", db_name);
-      pg_exec(admin, sql, 0, NULL, NULL, &err);
-      pg_conn_free(admin);
-    }
-  }
-  if (own_cluster && pg_embedded_stop(pg_dir, false, &err)) die("stop cluster", &err);
-  free(conninfo);
+  if (bench_db_close(&db, false, &err)) die("drop the database", &err);
   nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   if (rc) die("wrk failed (is it installed? scripts/deps.sh)", NULL);
   printf("bench queries.contacts %zu rows\n", n);

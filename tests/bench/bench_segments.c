@@ -39,8 +39,7 @@
  * PIVOTAL_TEST_DATABASE_URL (a fresh database in that cluster), else a
  * throwaway embedded cluster.
  */
-#include "adapters/pg/pg_embedded.h"
-#include "adapters/pg/pg_migrate.h"
+#include "tests/bench/bench_db.h"
 #include "core/common/pv_time.h"
 #include "core/seg_filter.h"
 #include "core/segments.h"
@@ -412,34 +411,15 @@ int main(void) {
   long naccounts = (long)env_num("BENCH_ACCOUNTS", 100000);
   int runs = (int)env_num("BENCH_RUNS", 11);
   pv_error err = PV_ERROR_INIT;
-  char dir[] = "/tmp/bench-segments-XXXXXX", pg_dir[64], log_dir[64];
+  char dir[] = "/tmp/bench-segments-XXXXXX", log_dir[64];
   if (!mkdtemp(dir)) die("mkdtemp", NULL);
   chmod(dir, 0711);
-  snprintf(pg_dir, sizeof pg_dir, "%s/pgdata", dir);
   snprintf(log_dir, sizeof log_dir, "%s/log", dir);
-  char *conninfo = NULL, db_name[64] = "";
-  bool own_cluster = false;
-  const char *test_url = getenv("PIVOTAL_TEST_DATABASE_URL");
-  if (test_url && *test_url) {
-    pg_conn *admin;
-    if (pg_connect(&admin, test_url, &err)) die("connect", &err);
-    snprintf(db_name, sizeof db_name, "bench_segments_%d", (int)getpid());
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db_name);
-    exec_or_die(admin, sql);
-    pg_conn_free(admin);
-    size_t len = strlen(test_url) + 64;
-    conninfo = pv_xmalloc(len);
-    snprintf(conninfo, len, "%s dbname=%s", test_url, db_name);
-  } else {
-    mkdir(pg_dir, 0711);
-    if (pg_embedded_start(pg_dir, &conninfo, NULL, &err)) die("embedded cluster", &err);
-    own_cluster = true;
-  }
+  bench_db db;
+  if (bench_db_open(&db, dir, "segments", &err)) die("database", &err);
+  const char *conninfo = db.conninfo;
   pg_conn *c;
   if (pg_connect(&c, conninfo, &err)) die("connect", &err);
-  if (pg_migrate(c, pg_schema_migrations, pg_schema_migrations_count, NULL, NULL, NULL, &err))
-    die("migrate", &err);
 
   uint64_t t0 = pv_mono_ns();
   load(c, ncontacts, naccounts);
@@ -498,17 +478,8 @@ int main(void) {
   fflush(stdout);
 
   pg_conn_free(c);
-  if (db_name[0] && !env_num("BENCH_KEEP_DB", 0)) {
-    pg_conn *admin;
-    if (pg_connect(&admin, test_url, &err) == 0) {
-      char sql[128];
-      snprintf(sql, sizeof sql, "DROP DATABASE %s", db_name);
-      exec_or_die(admin, sql);
-      pg_conn_free(admin);
-    }
-  }
-  if (own_cluster && pg_embedded_stop(pg_dir, false, &err)) die("stop cluster", &err);
-  free(conninfo);
+  if (bench_db_close(&db, env_num("BENCH_KEEP_DB", 0) != 0, &err))
+    die("drop the database", &err);
   nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   return 0;
 }
