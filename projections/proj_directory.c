@@ -61,8 +61,8 @@ static void add_json_str(pv_buf *out, const char *p, size_t len) {
 
 /* One change map: its field, new value (JSON) and provenance into the
  * three digest objects. */
-static int digest_change(mp_reader *r, pv_buf *f, pv_buf *cf, pv_buf *prov, pv_buf *secret,
-                         pv_buf *val) {
+static int digest_change(mp_reader *r, const char *only, pv_buf *f, pv_buf *cf, pv_buf *prov,
+                         pv_buf *secret, pv_buf *val) {
   uint32_t n;
   int rc = mp_read_map(r, &n);
   if (rc) return rc;
@@ -95,6 +95,7 @@ static int digest_change(mp_reader *r, pv_buf *f, pv_buf *cf, pv_buf *prov, pv_b
   }
   if (rc) return rc;
   if (field.len == 0) return PV_EINVAL;
+  if (only && !mp_slice_eq(field, only)) return 0;
   size_t plen = sizeof DIGEST_PREFIX - 1;
   bool custom = field.len > plen && memcmp(field.ptr, DIGEST_PREFIX, plen) == 0;
   pv_buf *dst = custom ? cf : f;
@@ -132,11 +133,21 @@ enum {
   FOLD_CHANGES = 1, /* d.changes */
   FOLD_DIGEST = 2,  /* x.f, x.c, x.p */
   FOLD_SECRET = 4,  /* x.s */
+  FOLD_LINK = 8,    /* of a contact event, only x.f.account_id and no d */
 };
 
+/* The accounts fold reads of a contact event only its type, stream and
+ * whether it sets account_id (rm_lib.acct_contact_event, accounts_apply):
+ * the rest of its digest and payload, most of an import's batch, is left
+ * out (bench import: the accounts fold took 17.2 s for 100k contacts with
+ * it). */
+static bool is_contact_event(const evt_envelope *e) {
+  return e->type.len > 8 && memcmp(e->type.ptr, "contact.", 8) == 0;
+}
+
 /* Appends ,"x":{...} for the payload's `changes` (empty objects when it has
- * none), the parts want names. */
-static int digest(const evt_envelope *e, unsigned want, pv_buf *out) {
+ * none), the parts want names; with only, the changes of that field alone. */
+static int digest(const evt_envelope *e, unsigned want, const char *only, pv_buf *out) {
   pv_buf f = PV_BUF_INIT, cf = PV_BUF_INIT, prov = PV_BUF_INIT, secret = PV_BUF_INIT,
          val = PV_BUF_INIT;
   pv_buf_addch(&secret, '[');
@@ -149,7 +160,7 @@ static int digest(const evt_envelope *e, unsigned want, pv_buf *out) {
   if (rc == PV_ENOTFOUND) rc = 0;
   else if (rc == 0) rc = mp_read_array(&r, &n);
   for (uint32_t i = 0; i < n && rc == 0; i++)
-    rc = digest_change(&r, &f, &cf, &prov, &secret, &val);
+    rc = digest_change(&r, only, &f, &cf, &prov, &secret, &val);
   if (rc == 0 && (want & FOLD_DIGEST))
     pv_buf_addf(out, ",\"x\":{\"f\":%s},\"c\":%s},\"p\":%s},\"s\":%s]}", f.data, cf.data,
                 prov.data, secret.data);
@@ -191,13 +202,15 @@ static int fold_json(pg_conn *c, const char *sql, unsigned want, const evt_envel
     pv_buf_addstr(&batch, ",\"a\":");
     add_json_str(&batch, e->actor.ptr, e->actor.len);
     pv_buf_addstr(&batch, ",\"d\":");
-    rc = payload_json(e, want, &batch);
+    bool link = (want & FOLD_LINK) && is_contact_event(e);
+    if (link) pv_buf_addstr(&batch, "{}");
+    else rc = payload_json(e, want, &batch);
     if (rc) {
       pv_error_set(err, rc, "/payload", "the payload of position %" PRIu64 " is not valid msgpack",
                    e->position);
       goto out;
     }
-    if ((rc = digest(e, want, &batch))) {
+    if ((rc = digest(e, want, link ? "account_id" : NULL, &batch))) {
       pv_error_set(err, rc, "/payload/changes", "the changes of position %" PRIu64 " do not read",
                    e->position);
       goto out;
@@ -213,7 +226,8 @@ out:
 }
 
 int proj_accounts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_accounts($1::jsonb)", FOLD_DIGEST, events, n, err);
+  return fold_json(c, "SELECT rm_lib.fold_accounts($1::jsonb)", FOLD_DIGEST | FOLD_LINK, events,
+                   n, err);
 }
 
 int proj_contacts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {

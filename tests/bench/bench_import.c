@@ -30,7 +30,8 @@
  * (100,000 company domains, phones in 8 countries), written before the clock
  * starts. The database: PIVOTAL_TEST_DATABASE_URL (a fresh database in that
  * cluster), else a throwaway embedded cluster; BENCH_NO_PG=1 skips the
- * projections (durable figures only).
+ * projections (durable figures only). BENCH_KEEP=1 keeps the directory:
+ * `pivotal rebuild NAME --data-dir DIR` then times one fold alone.
  */
 #include "adapters/import/imp_job.h"
 #include "tests/bench/bench_db.h"
@@ -161,6 +162,9 @@ int main(void) {
   log_close(log);
   if (use_pg && bench_db_close(&db, false, &err)) die("drop the database", &err);
   free(names);
-  nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  if (getenv("BENCH_KEEP") && strcmp(getenv("BENCH_KEEP"), "1") == 0)
+    fprintf(stderr, "bench_import: kept %s (the file, and the log for `pivotal rebuild`)\n", dir);
+  else
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
   return 0;
 }
