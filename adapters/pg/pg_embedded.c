@@ -402,8 +402,7 @@ static int init_cluster(const emb *e, pv_error *err) {
    * path (memcmp, abbreviated sort keys) only for C, and compares every
    * other text key with strcoll_l (seen in perf profiles of the folds; a
    * rebuild of 100k contacts was ~3 % faster). The character classes stay
-   * C.UTF-8, so
-   * lower() and pg_trgm still see Unicode letters. */
+   * C.UTF-8, so lower() and pg_trgm still see Unicode letters. */
   const char *argv[] = {tool, "-D", e->pgdata, "-U", PG_RUN_USER, "-E", "UTF8",
                         "--locale=C.UTF-8", "--lc-collate=C", "--auth-local=trust",
                         "--auth-host=reject", no_fsync() ? "--no-sync" : NULL, NULL};
