@@ -6,13 +6,16 @@
  * reads the shadow until the swap, whose own commit is synchronous; a crash
  * before it loses at most a shadow that the next rebuild drops anyway.
  *
- * Identifiers (schema and table names) cannot be parameters: they come from
- * the registry and pg_tables and are quoted with PQescapeIdentifier.
+ * The shadow is made by pivotal.clone_read_model (schema/055): the live
+ * tables with their index names, definitions and storage options. The
+ * swap's identifiers (schema names, from the registry) cannot be
+ * parameters and are quoted with PQescapeIdentifier.
  */
 #include "projections/proj_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 /* Runs SQL built from quoted identifiers (never values). */
 static int exec_ident_sql(pg_conn *c, pv_buf *sql, pv_error *err) {
@@ -26,43 +29,25 @@ static char *quote_ident(pg_conn *c, const char *name) {
   return copy;
 }
 
-/* Drops any old shadow and makes a new one with the live tables' shapes. */
+/* Drops any old shadow and makes a new one with the live tables' shapes,
+ * index names and storage options (pivotal.clone_read_model, schema/055). */
 static int make_shadow(pg_conn *c, const proj_def *def, const char *shadow, pv_error *err) {
-  char *live_q = quote_ident(c, def->schema), *shadow_q = quote_ident(c, shadow);
-  pv_buf sql = PV_BUF_INIT;
   PGresult *res = NULL;
   int rc = pg_exec(c, "BEGIN", 0, NULL, NULL, err);
   if (rc) goto done;
-  pv_buf_addf(&sql, "DROP SCHEMA IF EXISTS %s CASCADE", shadow_q);
-  if ((rc = exec_ident_sql(c, &sql, err))) goto done;
-  pv_buf_reset(&sql);
-  pv_buf_addf(&sql, "CREATE SCHEMA %s", shadow_q);
-  if ((rc = exec_ident_sql(c, &sql, err))) goto done;
-  const char *values[] = {def->schema};
-  rc = pg_exec(c, "SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1", 1, values,
-               &res, err);
+  const char *values[] = {def->schema, shadow};
+  rc = pg_exec(c, "SELECT pivotal.clone_read_model($1, $2)", 2, values, &res, err);
   if (rc) goto done;
-  if (PQntuples(res) == 0) {
+  if (atoi(PQgetvalue(res, 0, 0)) == 0) {
     rc = pv_error_set(err, PV_ENOTFOUND, NULL, "read model schema \"%s\" has no tables",
                       def->schema);
     pv_error_hint(err, "Run `pivotal migrate` first.");
     goto done;
   }
-  for (int i = 0; i < PQntuples(res); i++) {
-    char *table_q = quote_ident(c, PQgetvalue(res, i, 0));
-    pv_buf_reset(&sql);
-    pv_buf_addf(&sql, "CREATE TABLE %s.%s (LIKE %s.%s INCLUDING ALL)", shadow_q, table_q, live_q,
-                table_q);
-    free(table_q);
-    if ((rc = exec_ident_sql(c, &sql, err))) goto done;
-  }
   rc = pg_exec(c, "COMMIT", 0, NULL, NULL, err);
 done:
   if (rc) proj_rollback(c);
   PQclear(res);
-  pv_buf_release(&sql);
-  free(live_q);
-  free(shadow_q);
   return rc;
 }
 

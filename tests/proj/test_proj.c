@@ -329,6 +329,37 @@ static void test_rebuild_equals_the_live_model(void) {
   drop(url);
 }
 
+/* Every read model rebuilt keeps its index names and definitions and its
+ * tables' storage options: a later migration may name an index (054 drops
+ * rm_segments.contact_facts_title_trgm by name). */
+static void test_rebuild_keeps_index_names_and_options(void) {
+  char *url = ptu_db();
+  log_t *log = ptu_log(test_tmpdir(), false);
+  ptu_append(log, 30, 0);
+  pg_conn *c = ptu_connect(url);
+  exec_ok(c, "ALTER TABLE rm_contacts.contacts SET (fillfactor = 90)");
+  exec_ok(c, "DROP SCHEMA IF EXISTS snap CASCADE");
+  exec_ok(c, "CREATE SCHEMA snap");
+  exec_ok(c, "CREATE TABLE snap.idx AS SELECT schemaname, indexname, "
+             "replace(indexdef, schemaname || '.', '') def FROM pg_indexes "
+             "WHERE schemaname LIKE 'rm\\_%'");
+  ASSERT_LE(40, ptu_query_i64(c, "SELECT count(*) FROM snap.idx"));
+  for (size_t i = 0; i < proj_count(); i++) rebuild(log, c, proj_at(i)->name, NULL, NULL, 0);
+  const char *now = "SELECT schemaname, indexname, replace(indexdef, schemaname || '.', '') "
+                    "FROM pg_indexes WHERE schemaname LIKE 'rm\\_%'";
+  char sql[512];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM (%s EXCEPT SELECT * FROM snap.idx) d", now);
+  ASSERT_EQ(ptu_query_i64(c, sql), 0);
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT * FROM snap.idx EXCEPT %s) d", now);
+  ASSERT_EQ(ptu_query_i64(c, sql), 0);
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM pg_class WHERE oid = "
+                             "'rm_contacts.contacts'::regclass AND reloptions = '{fillfactor=90}'"),
+            1);
+  pg_conn_free(c);
+  log_close(log);
+  drop(url);
+}
+
 static int stop_after_first_batch(void *arg, uint64_t position, uint64_t head) {
   (*(int *)arg)++;
   return 1;
@@ -455,5 +486,6 @@ PG_TEST_MAIN(TEST(test_catches_up_from_the_log_without_a_writer), TEST(test_wake
              TEST(test_two_engines_never_apply_a_batch_twice),
              TEST(test_a_gap_stops_the_projection), TEST(test_lag_in_events_and_seconds),
              TEST(test_rebuild_equals_the_live_model),
+             TEST(test_rebuild_keeps_index_names_and_options),
              TEST(test_interrupted_rebuild_leaves_live_untouched),
              TEST(test_status_and_rebuild_commands))
