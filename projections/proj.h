@@ -80,10 +80,13 @@ typedef struct proj_def {
   const char *const *types;  /* NULL-terminated; NULL = every type */
   const char *schema;        /* "rm_<name>": the live read model */
   proj_fold_fn fold;
-  /* the worker that folds it (0 .. PROJ_LANES - 1); a projection whose
-   * fold reads another's read model shares that one's lane and comes
-   * after it in the registry */
+  /* the worker that folds it (0 .. PROJ_LANES - 1) */
   unsigned lane;
+  /* NULL-terminated names of the projections whose read models the fold
+   * reads (NULL: none). The engine folds it only up to the lowest of their
+   * checkpoints, so it never sees a row older than its batch, whatever
+   * lane they are in; those it does not run are the fold's own concern. */
+  const char *const *after;
 } proj_def;
 
 /* The registry: every projection, one row each (proj_registry.c). */

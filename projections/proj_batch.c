@@ -26,7 +26,7 @@ void proj_batch_release(proj_batch *b) {
 typedef struct scan_ctx {
   proj_batch *b;
   const proj_def *def;
-  uint64_t from, expected;
+  uint64_t from, until, expected;
   uint64_t found; /* the position where a gap was seen */
 } scan_ctx;
 
@@ -39,6 +39,7 @@ static bool wanted(const proj_def *def, mp_slice type) {
 
 static int visit(void *arg, const evt_envelope *e, const uint8_t *raw, size_t raw_len) {
   scan_ctx *ctx = arg;
+  if (e->position > ctx->until) return 1;
   if (e->position != ctx->expected) {
     /* Fold what comes before the gap first; the next batch starts at it. */
     if (ctx->b->last >= ctx->from) return 1;
@@ -57,11 +58,11 @@ static int visit(void *arg, const evt_envelope *e, const uint8_t *raw, size_t ra
 }
 
 int proj_batch_read(proj_batch *b, log_t *log, const proj_def *def, uint64_t from,
-                    pv_error *err) {
+                    uint64_t until, pv_error *err) {
   pv_buf_reset(&b->raw);
   b->n = 0;
   b->last = from - 1;
-  scan_ctx ctx = {b, def, from, from, 0};
+  scan_ctx ctx = {b, def, from, until, from, 0};
   uint64_t next;
   int rc = log_scan(log, from, b->cap, PROJ_BATCH_BYTES, visit, &ctx, &next);
   if (rc == PV_ECORRUPT && ctx.found)

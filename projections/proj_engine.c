@@ -5,10 +5,11 @@
  * Lanes: the projections are folded by PROJ_LANES workers, each with its
  * own thread, libuv loop and PostgreSQL connection (blocking libpq calls
  * are fine there: nothing else runs on that loop), taking its projections
- * in registry order (proj_def.lane). A 1M-contact import's folds are ~85 s
- * of PostgreSQL work one after the other; two lanes put both cores on
- * them. A projection that reads another's read model shares that one's
- * lane and comes after it, so it never waits for it.
+ * in registry order (proj_def.lane). A 1M-contact import's folds are
+ * minutes of PostgreSQL work one after the other; two lanes put both cores
+ * on them. A projection that reads other read models (proj_def.after) is
+ * folded only up to their checkpoints, whatever lane they are in: its lane
+ * skips it until they move, and every commit wakes the other lanes.
  *
  * Everything other threads read (checkpoints, errors, waiters) sits behind
  * the wait list's mutex.
@@ -186,6 +187,34 @@ static int load_checkpoint(proj_lane *l, proj_run *r, pv_error *err) {
   return 0;
 }
 
+/* The lowest checkpoint of the projections r's fold reads (proj_def.after)
+ * that this engine runs; UINT64_MAX when none. */
+static uint64_t upstream_bound(proj_engine *e, const proj_run *r) {
+  uint64_t until = UINT64_MAX;
+  if (!r->def->after) return until;
+  pthread_mutex_lock(&e->wl->mu);
+  for (const char *const *name = r->def->after; *name; name++)
+    for (size_t i = 0; i < e->nruns; i++) {
+      const proj_run *up = &e->runs[i];
+      if (strcmp(up->def->name, *name) != 0) continue;
+      uint64_t at = up->loaded ? up->checkpoint : 0;
+      if (at < until) until = at;
+    }
+  pthread_mutex_unlock(&e->wl->mu);
+  return until;
+}
+
+/* After a batch committed: wake the other lanes, whose projections may
+ * fold only up to its checkpoint (proj_def.after). Under wl->mu, where
+ * proj_engine_stop sets stopping before any lane's handles close. */
+static void wake_other_lanes(proj_engine *e, const proj_lane *self) {
+  pthread_mutex_lock(&e->wl->mu);
+  if (!atomic_load(&e->stopping))
+    for (size_t k = 0; k < PROJ_LANES; k++)
+      if (&e->lanes[k] != self && e->lanes[k].started) uv_async_send(&e->lanes[k].wake);
+  pthread_mutex_unlock(&e->wl->mu);
+}
+
 /*
  * Folds one batch of r. *moved is set when r's checkpoint changed (a batch
  * committed, or another instance had moved it).
@@ -196,9 +225,11 @@ static int step(proj_lane *l, proj_run *r, bool *moved, pv_error *err) {
   proj_engine *e = l->e;
   pg_conn *conn = l->conn;
   uint64_t old = r->checkpoint;
+  uint64_t until = upstream_bound(e, r);
+  if (until <= old) return 0; /* its upstream's lane wakes this one */
   uint64_t t0 = pv_mono_ns();
   proj_batch *b = &l->batch;
-  int rc = proj_batch_read(b, e->log, r->def, old + 1, err);
+  int rc = proj_batch_read(b, e->log, r->def, old + 1, until, err);
   if (rc == PV_ECORRUPT) {
     set_error(e, r, err);
     pthread_mutex_lock(&e->wl->mu);
@@ -241,6 +272,7 @@ static int step(proj_lane *l, proj_run *r, bool *moved, pv_error *err) {
   res = NULL;
   if ((rc = pg_exec(conn, "COMMIT", 0, NULL, NULL, err))) goto fail;
   set_checkpoint(e, r, b->last, pv_wall_us(), b->n, pv_mono_ns() - t0);
+  wake_other_lanes(e, l);
   *moved = true;
   return 0;
 
@@ -423,7 +455,9 @@ int proj_engine_start(proj_engine **out, log_t *log, writer_t *writer, const cha
   for (size_t k = 0; k < PROJ_LANES; k++) {
     if (!e->lanes[k].nruns) continue;
     if (lane_start(&e->lanes[k]) == 0) continue;
+    pthread_mutex_lock(&e->wl->mu); /* see wake_other_lanes */
     atomic_store(&e->stopping, true);
+    pthread_mutex_unlock(&e->wl->mu);
     for (size_t j = 0; j < k; j++)
       if (e->lanes[j].started) lane_stop(&e->lanes[j]);
     engine_free(e);
@@ -435,7 +469,9 @@ int proj_engine_start(proj_engine **out, log_t *log, writer_t *writer, const cha
 
 void proj_engine_stop(proj_engine *e) {
   if (!e) return;
+  pthread_mutex_lock(&e->wl->mu); /* see wake_other_lanes */
   atomic_store(&e->stopping, true);
+  pthread_mutex_unlock(&e->wl->mu);
   for (size_t k = 0; k < PROJ_LANES; k++)
     if (e->lanes[k].started) lane_stop(&e->lanes[k]);
 

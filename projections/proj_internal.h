@@ -24,14 +24,15 @@ void proj_batch_init(proj_batch *b, size_t cap);
 void proj_batch_release(proj_batch *b);
 
 /*
- * Reads events from position from (= the checkpoint + 1) upward, at most
- * b->cap events or about PROJ_BATCH_BYTES, in one read transaction, keeping
+ * Reads events from position from (= the checkpoint + 1) upward, none past
+ * until, at most b->cap events or about PROJ_BATCH_BYTES, in one read
+ * transaction, keeping
  * those of def's types. b->last is from - 1 when there was nothing to read.
  * Returns: 0, PV_ECORRUPT (a gap: an event whose position is not the next
  * one, or an event that does not decode; err says which), PV_EIO.
  */
 int proj_batch_read(proj_batch *b, log_t *log, const proj_def *def, uint64_t from,
-                    pv_error *err);
+                    uint64_t until, pv_error *err);
 
 /* Rolls back whatever transaction c is in; failures are ignored (a lost
  * connection has no transaction left). */

@@ -134,7 +134,7 @@ int proj_rebuild(log_t *log, pg_conn *c, const proj_def *def, proj_progress_fn p
   proj_batch_init(&b, PROJ_BATCH_EVENTS);
   uint64_t position = 0;
   for (;;) {
-    if ((rc = proj_batch_read(&b, log, def, position + 1, err))) break;
+    if ((rc = proj_batch_read(&b, log, def, position + 1, UINT64_MAX, err))) break;
     if (b.last == position) break; /* caught up with the head */
     if ((rc = fold_into_shadow(c, def, shadow, &b, err))) break;
     position = b.last;

@@ -4,11 +4,12 @@
  * schema rm_<name> and tables (rebuild clones the tables from there).
  *
  * Columns: name (the checkpoint's key), event types read (NULL = all),
- * schema of the live read model, fold, lane (the engine's worker). Lane 0
- * holds the directory (suppressions, accounts, contacts) and segments,
- * which reads all three while folding; lane 1 the rest. Measured on a
- * 100k-contact import, the two lanes' folds take about the same time
- * (40 s and 45 s, bench import).
+ * schema of the live read model, fold, lane (the engine's worker), and the
+ * projections whose read models the fold reads (folded up to their
+ * checkpoints: segments reads suppressions, accounts and contacts). The
+ * lanes split an import's folds about evenly (bench import, which prints
+ * each fold's seconds): lane 0 suppressions, contacts and segments, lane 1
+ * accounts, the audit trail and the rest.
  */
 #include "projections/proj.h"
 #include "projections/proj_folds.h"
@@ -51,26 +52,28 @@ static const char *const segments_types[] = {
     "filter.saved", "filter.deleted", "suppression.added", "suppression.removed",
     PROJ_ACCOUNT_TYPES, PROJ_CONTACT_TYPES, NULL};
 
+static const char *const segments_after[] = {"suppressions", "accounts", "contacts", NULL};
+
 static const proj_def registry[] = {
     /* Counts per (tenant, type); deliberately NOT idempotent (n = n + k):
      * a batch applied twice shows. The crash tests rely on that. */
-    {"event_counts", NULL, "rm_event_counts", proj_event_counts_fold, 1},
+    {"event_counts", NULL, "rm_event_counts", proj_event_counts_fold, 1, NULL},
     /* Every event as an audit/timeline row, payload as jsonb. */
-    {"audit_events", NULL, "rm_audit_events", proj_audit_events_fold, 1},
+    {"audit_events", NULL, "rm_audit_events", proj_audit_events_fold, 1, NULL},
     /* issue 7: compliance, lead QA, orders, lead downloads */
-    {"suppressions", suppressions_types, "rm_suppressions", proj_suppressions_fold, 0},
-    {"leads", leads_types, "rm_leads", proj_leads_fold, 1},
-    {"orders", orders_types, "rm_orders", proj_orders_fold, 1},
-    {"lead_downloads", lead_downloads_types, "rm_lead_downloads", proj_lead_downloads_fold, 1},
+    {"suppressions", suppressions_types, "rm_suppressions", proj_suppressions_fold, 0, NULL},
+    {"leads", leads_types, "rm_leads", proj_leads_fold, 1, NULL},
+    {"orders", orders_types, "rm_orders", proj_orders_fold, 1, NULL},
+    {"lead_downloads", lead_downloads_types, "rm_lead_downloads", proj_lead_downloads_fold, 1, NULL},
     /* ABM domain sets (issue 8): sets, items with matches, links, stubs. */
-    {"domain_sets", domain_set_types, "rm_domain_sets", proj_domain_sets_fold, 1},
+    {"domain_sets", domain_set_types, "rm_domain_sets", proj_domain_sets_fold, 1, NULL},
     /* Accounts and contacts (proj_directory.c, docs/read-models.md). */
-    {"accounts", accounts_types, "rm_accounts", proj_accounts_fold, 0},
-    {"contacts", contacts_types, "rm_contacts", proj_contacts_fold, 0},
-    {"field_changes", field_changes_types, "rm_field_changes", proj_field_changes_fold, 1},
-    {"timeline", timeline_types, "rm_timeline", proj_timeline_fold, 1},
+    {"accounts", accounts_types, "rm_accounts", proj_accounts_fold, 1, NULL},
+    {"contacts", contacts_types, "rm_contacts", proj_contacts_fold, 0, NULL},
+    {"field_changes", field_changes_types, "rm_field_changes", proj_field_changes_fold, 1, NULL},
+    {"timeline", timeline_types, "rm_timeline", proj_timeline_fold, 1, NULL},
     /* issue 6: segments, lists, saved filters, segment members. */
-    {"segments", segments_types, "rm_segments", proj_segments_fold, 0},
+    {"segments", segments_types, "rm_segments", proj_segments_fold, 0, segments_after},
 };
 
 size_t proj_count(void) { return sizeof registry / sizeof registry[0]; }

@@ -18,9 +18,11 @@
  *     indexed probe per active segment, never a full re-query. Then the
  *     segment's counts are recomputed from its members.
  * Step 2 reads the contacts, accounts and suppressions read models, which
- * other projections write: it waits (PV_EBUSY, retried by the engine)
- * until their checkpoints have passed this batch, so a change is never
- * evaluated against a row that does not have it yet.
+ * other projections write, maybe in another lane: the engine folds this
+ * one only up to their checkpoints (proj_def.after), so a change is never
+ * evaluated against a row that does not have it yet. Where the engine does
+ * not run them (another process does), the fold checks their checkpoints
+ * itself and answers PV_EBUSY (retried by the engine) until they pass.
  *
  * The compiled filters name rm_segments.* (contact_facts, list and segment
  * membership): during a rebuild of this projection they read the live

@@ -254,13 +254,98 @@ static void test_lag_in_events_and_seconds(void) {
   log_close(log);
 }
 
-/* ---- rebuild --------------------------------------------------------------- */
+/* ---- folds that read other read models ------------------------------------ */
 
 static void exec_ok(pg_conn *c, const char *sql) {
   pv_error err = PV_ERROR_INIT;
   if (pg_exec(c, sql, 0, NULL, NULL, &err))
     test__fail(__FILE__, __LINE__, "%s: %s: %s", sql, err.message, err.detail);
 }
+
+/* Appends n contact.created events (one change: the email) in one
+ * transaction. */
+static uint64_t append_contacts(log_t *log, uint64_t n) {
+  pv_buf payload = PV_BUF_INIT;
+  log_wtxn *tx;
+  ASSERT_OK(log_wtxn_begin(log, &tx));
+  uint64_t pos = 0;
+  for (uint64_t i = 0; i < n; i++) {
+    char id[32], stream[48], email[48];
+    snprintf(id, sizeof id, "c%" PRIu64, log_head(log) + i);
+    snprintf(stream, sizeof stream, "contact-%s", id);
+    snprintf(email, sizeof email, "%s@example.com", id);
+    msgpack_packer pk;
+    pv_buf_reset(&payload);
+    mp_packer_init(&pk, &payload);
+    msgpack_pack_map(&pk, 2);
+    mp_pack_cstr(&pk, "contact_id");
+    mp_pack_cstr(&pk, id);
+    mp_pack_cstr(&pk, "changes");
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, 3);
+    mp_pack_cstr(&pk, "field");
+    mp_pack_cstr(&pk, "email");
+    mp_pack_cstr(&pk, "old");
+    msgpack_pack_nil(&pk);
+    mp_pack_cstr(&pk, "new");
+    mp_pack_cstr(&pk, email);
+    log_event_in in = {.tenant = "t0", .stream = stream, .expected_version = LOG_EXPECT_ANY,
+                       .type = "contact.created", .type_version = 1, .actor = "user:1",
+                       .correlation = "req-1", .payload = payload.data,
+                       .payload_len = payload.len};
+    ASSERT_OK(log_append(tx, &in, &pos, NULL, NULL));
+  }
+  ASSERT_OK(log_wtxn_commit(tx));
+  pv_buf_release(&payload);
+  return pos;
+}
+
+/* The error of projection name in the engine's lag ("" when none). */
+static void lag_error(proj_engine *e, const char *name, char *out, size_t cap) {
+  proj_lag lags[16];
+  size_t n = proj_engine_lag(e, lags, 16);
+  out[0] = '\0';
+  for (size_t i = 0; i < n && i < 16; i++)
+    if (strcmp(lags[i].name, name) == 0) snprintf(out, cap, "%s", lags[i].error);
+}
+
+/* segments reads accounts (another lane): while accounts cannot write,
+ * segments waits without an error and without holding up its own lane
+ * (contacts goes on); once accounts moves, the commit wakes segments'
+ * lane and it catches up. */
+static void test_a_fold_waits_for_what_it_reads_in_another_lane(void) {
+  char *url = ptu_db();
+  log_t *log = ptu_log(test_tmpdir(), false);
+  pg_conn *blocker = ptu_connect(url);
+  exec_ok(blocker, "BEGIN");
+  exec_ok(blocker, "LOCK TABLE rm_accounts.contact_links IN ACCESS EXCLUSIVE MODE");
+  uint64_t head = append_contacts(log, 40);
+  static const char *const names[] = {"suppressions", "accounts", "contacts", "segments", NULL};
+  proj_options opt = {.names = names, .retry_base_ms = 50, .retry_max_ms = 500, .poll_ms = 20};
+  proj_engine *e = NULL;
+  pv_error err = PV_ERROR_INIT;
+  ASSERT_OK(proj_engine_start(&e, log, NULL, url, &opt, &err));
+  const char *contacts[] = {"contacts"}, *segments[] = {"segments"};
+  ASSERT_OK(proj_wait_position_sync(e, contacts, 1, head, 60000));
+  usleep(300000); /* several polls of segments' lane */
+  char error[256];
+  lag_error(e, "segments", error, sizeof error);
+  ASSERT_STR_EQ(error, "");
+  lag_error(e, "contacts", error, sizeof error);
+  ASSERT_STR_EQ(error, "");
+  ASSERT_EQ(proj_wait_position_sync(e, segments, 1, head, 50), PV_ETIMEDOUT);
+  exec_ok(blocker, "COMMIT");
+  ASSERT_OK(proj_wait_position_sync(e, segments, 1, head, 60000));
+  proj_engine_stop(e);
+  pg_conn *c = ptu_connect(url);
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_segments.contact_facts"), 40);
+  pg_conn_free(c);
+  pg_conn_free(blocker);
+  log_close(log);
+  drop(url);
+}
+
+/* ---- rebuild --------------------------------------------------------------- */
 
 /* Copies the live read models into schema snap. */
 static void snapshot(pg_conn *c) {
@@ -485,6 +570,7 @@ PG_TEST_MAIN(TEST(test_catches_up_from_the_log_without_a_writer), TEST(test_wake
              TEST(test_wait_for_position_answers_or_times_out),
              TEST(test_two_engines_never_apply_a_batch_twice),
              TEST(test_a_gap_stops_the_projection), TEST(test_lag_in_events_and_seconds),
+             TEST(test_a_fold_waits_for_what_it_reads_in_another_lane),
              TEST(test_rebuild_equals_the_live_model),
              TEST(test_rebuild_keeps_index_names_and_options),
              TEST(test_interrupted_rebuild_leaves_live_untouched),
