@@ -5,6 +5,7 @@
 #include "core/leads.h"
 
 #include "core/cmpl_internal.h"
+#include "core/contacts.h"
 #include "core/norm/norm.h"
 #include "core/orders.h"
 
@@ -231,6 +232,73 @@ int lead_checklist_define_bind(lead_checklist_define *c, writer_cmd *cmd, pv_err
 
 /* ---- create ----------------------------------------------------------- */
 
+static int normalize_email(const char *raw, char key[SUPP_KEY_MAX], char domain[SUPP_KEY_MAX],
+                           const char *field, pv_error *err) {
+  key[0] = '\0';
+  if (domain) domain[0] = '\0';
+  if (!raw || !*raw) return 0;
+  norm_email e;
+  int rc = norm_email_parse(raw, strlen(raw), &e, err);
+  if (rc) {
+    if (err) snprintf(err->field, sizeof err->field, "%s", field);
+    return rc;
+  }
+  memcpy(key, e.address, sizeof e.address);
+  if (domain) memcpy(domain, e.registrable, sizeof e.registrable);
+  return 0;
+}
+
+static int normalize_phone(const char *raw, const char *region, char key[SUPP_KEY_MAX],
+                           const char *field, pv_error *err) {
+  key[0] = '\0';
+  if (!raw || !*raw) return 0;
+  int rc = supp_normalize(SUPP_CHANNEL_PHONE, raw, strlen(raw), region, key, err);
+  if (rc && err) snprintf(err->field, sizeof err->field, "%s", field);
+  return rc;
+}
+
+static const char *contact_str(const contact_state *st, contact_field f) {
+  const surv_field *v = &st->fields[f];
+  return v->set && v->value.type == SURV_STR ? v->value.str : NULL;
+}
+
+/* from_contact: the lead's email and phone keys from the contact's stream. */
+static int identifiers_of_contact(writer_ctx *ctx, lead_create *c, pv_error *err) {
+  if (!entity_id_valid(c->contact_id)) /* one that cannot exist is just missing */
+    return pv_error_set(err, PV_ENOTFOUND, "/contact_id", "contact \"%s\" not found",
+                        c->contact_id);
+  contact_state st;
+  contact_state_init(&st);
+  int rc = contact_load(ctx, c->contact_id, &st, err);
+  if (rc) goto out;
+  if (!st.exists || st.deleted) {
+    rc = pv_error_set(err, PV_ENOTFOUND, "/contact_id", "contact \"%s\" not found",
+                      c->contact_id);
+    goto out;
+  }
+  if (st.merged_into[0]) {
+    rc = pv_error_set(err, PV_ECONFLICT, "/contact_id", "contact \"%s\" was merged into \"%s\"",
+                      c->contact_id, st.merged_into);
+    pv_error_hint(err, "Create the lead for contact \"%s\".", st.merged_into);
+    goto out;
+  }
+  /* stored normalized; an email that no longer parses or a phone flagged
+   * invalid is not an identifier the client can be sent or checked on */
+  pv_error ignored = PV_ERROR_INIT;
+  if (normalize_email(contact_str(&st, CONTACT_F_EMAIL), c->email_key, c->email_domain,
+                      "/contact_id", &ignored))
+    c->email_key[0] = c->email_domain[0] = '\0';
+  const surv_field *valid = &st.fields[CONTACT_F_PHONE_VALID];
+  bool phone_ok = valid->set && valid->value.type == SURV_BOOL && valid->value.b;
+  if (!phone_ok ||
+      normalize_phone(contact_str(&st, CONTACT_F_PHONE), contact_str(&st, CONTACT_F_COUNTRY),
+                      c->phone_key, "/contact_id", &ignored))
+    c->phone_key[0] = '\0';
+out:
+  contact_state_release(&st);
+  return rc;
+}
+
 static int create_decide(writer_ctx *ctx, void *arg, pv_error *err) {
   lead_create *c = arg;
   char stream[EVT_MAX_STREAM + 1];
@@ -240,6 +308,7 @@ static int create_decide(writer_ctx *ctx, void *arg, pv_error *err) {
   if (rc) return pv_error_set(err, rc, NULL, "could not read lead \"%s\"", c->lead_id);
   if (version) return pv_error_set(err, PV_EEXISTS, "/lead_id", "lead \"%s\" already exists",
                                    c->lead_id);
+  if (c->from_contact && (rc = identifiers_of_contact(ctx, c, err))) return rc;
   const char *client_id = NULL;
   order_state *o = NULL;
   pv_buf payload = PV_BUF_INIT;
@@ -304,31 +373,6 @@ out:
   return rc;
 }
 
-static int normalize_email(const char *raw, char key[SUPP_KEY_MAX], char domain[SUPP_KEY_MAX],
-                           const char *field, pv_error *err) {
-  key[0] = '\0';
-  if (domain) domain[0] = '\0';
-  if (!raw || !*raw) return 0;
-  norm_email e;
-  int rc = norm_email_parse(raw, strlen(raw), &e, err);
-  if (rc) {
-    if (err) snprintf(err->field, sizeof err->field, "%s", field);
-    return rc;
-  }
-  memcpy(key, e.address, sizeof e.address);
-  if (domain) memcpy(domain, e.registrable, sizeof e.registrable);
-  return 0;
-}
-
-static int normalize_phone(const char *raw, const char *region, char key[SUPP_KEY_MAX],
-                           const char *field, pv_error *err) {
-  key[0] = '\0';
-  if (!raw || !*raw) return 0;
-  int rc = supp_normalize(SUPP_CHANNEL_PHONE, raw, strlen(raw), region, key, err);
-  if (rc && err) snprintf(err->field, sizeof err->field, "%s", field);
-  return rc;
-}
-
 int lead_create_bind(lead_create *c, writer_cmd *cmd, pv_error *err) {
   if (!actor_valid(&c->by) || !(c->by.role & ACTOR_ROLE_STAFF))
     return pv_error_set(err, PV_EFORBIDDEN, NULL, "only staff may create a lead");
@@ -350,6 +394,13 @@ int lead_create_bind(lead_create *c, writer_cmd *cmd, pv_error *err) {
       if (strcmp(a->question, c->answers[j].question) == 0)
         return pv_error_set(err, PV_EINVAL, "/answers", "question \"%.64s\" is answered twice",
                             a->question);
+  }
+  if (c->from_contact && (c->email || c->phone || c->default_region)) {
+    const char *f = c->email ? "/email" : c->phone ? "/phone" : "/default_region";
+    pv_error_set(err, PV_EINVAL, f, "a lead's email and phone are its contact's");
+    pv_error_hint(err, "Leave out email, phone and default_region; to change them, update "
+                       "the contact.");
+    return PV_EINVAL;
   }
   int rc;
   if ((rc = normalize_email(c->email, c->email_key, c->email_domain, "/email", err)) ||

@@ -24,11 +24,14 @@
  *     lead's client as scope; a suppressed contact is PV_ECONFLICT with
  *     field "/contact". Publishing checks again.
  * Where the identifiers come from: lead.created records the contact's
- * normalized email and phone, given to lead_create_bind (the HTTP layer
- * fills them from the contacts read model). This does not depend on the
- * contacts aggregate's event shape, and it checks exactly the identifiers
- * the client will receive with the lead. lead_act may add more (extra_email,
- * extra_phone) when the contact has changed since.
+ * normalized email and phone. With from_contact (the HTTP API), create's
+ * decide reads them from the contact's own stream in the log, so the lead
+ * carries exactly what the CRM holds for that contact when it is made,
+ * never what a request claims; without it (tests of this module, which
+ * have no contacts) they are given to lead_create_bind. Either way the
+ * suppression checks read exactly the identifiers the client will receive
+ * with the lead. lead_act may add more (extra_email, extra_phone) when the
+ * contact has changed since.
  *
  * Per-domain cap: approved (and published) leads per (order, email
  * registrable domain) are counted in the unique index (kind
@@ -166,6 +169,11 @@ typedef struct lead_create {
   const char *contact_id;
   const char *campaign_id;
   const char *order_id;       /* optional; the campaign must be linked to it */
+  /* the contact's email and phone, read by decide from the contact's
+   * stream: it must exist, not deleted, not merged into another; an
+   * invalid phone (kept as entered, phone_valid false) is left out.
+   * email, phone and default_region must then be NULL */
+  bool from_contact;
   const char *email;          /* the contact's, as stored; optional */
   const char *phone;          /* optional */
   const char *default_region; /* for the phone; NULL = SUPP_DEFAULT_REGION */
@@ -177,9 +185,11 @@ typedef struct lead_create {
 
 /*
  * Returns: 0, PV_EINVAL (err names the field; an email that does not
- * normalize), PV_EFORBIDDEN (not staff). Decide refuses: PV_EEXISTS (the
- * lead id is taken), PV_ENOTFOUND ("/order_id"), PV_EINVAL ("/campaign_id":
- * the campaign is not linked to the order).
+ * normalize; email or phone with from_contact), PV_EFORBIDDEN (not staff).
+ * Decide refuses: PV_EEXISTS (the lead id is taken), PV_ENOTFOUND
+ * ("/order_id"; "/contact_id" with from_contact: no such live contact),
+ * PV_ECONFLICT ("/contact_id": merged into another, named in the hint),
+ * PV_EINVAL ("/campaign_id": the campaign is not linked to the order).
  */
 int lead_create_bind(lead_create *c, writer_cmd *cmd, pv_error *err);
 

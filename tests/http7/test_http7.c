@@ -109,16 +109,25 @@ static void make_order(h7 *h, const char *client, const char *campaign, char id[
   call(h, "POST", path, h->tok_admin, NULL, body, 200, NULL);
 }
 
+/* A contact with this email (POST /api/contacts); its id into contact. */
+static void make_contact(h7 *h, const char *email, char contact[64]) {
+  char body[256];
+  snprintf(body, sizeof body, "{\"email\":\"%s\"}", email);
+  cJSON *j;
+  call(h, "POST", "/api/contacts", h->tok_admin, NULL, body, 201, &j);
+  snprintf(contact, 64, "%s", jstr(j, "id"));
+  cJSON_Delete(j);
+}
+
+/* A lead for a new contact with this email: the lead takes the contact's. */
 static void make_lead(h7 *h, const char *order, const char *campaign, const char *email,
                       char id[64]) {
   char body[512], contact[64];
-  snprintf(contact, sizeof contact, "c-%s", email);
-  for (char *p = contact; *p; p++)
-    if (*p == '@') *p = '.';
+  make_contact(h, email, contact);
   snprintf(body, sizeof body,
            "{\"contact_id\":\"%s\",\"campaign_id\":\"%s\",\"order_id\":\"%s\","
-           "\"email\":\"%s\",\"answers\":{\"budget\":\"yes\"}}",
-           contact, campaign, order, email);
+           "\"answers\":{\"budget\":\"yes\"}}",
+           contact, campaign, order);
   cJSON *j;
   call(h, "POST", "/api/leads", h->tok_qa, NULL, body, 201, &j);
   snprintf(id, 64, "%s", jstr(j, "id"));
@@ -459,6 +468,72 @@ static void test_lead_state_machine(void) {
   h7_stop(&h);
 }
 
+/* A lead's email and phone are its contact's, read when the lead is made:
+ * a request cannot set them, a missing or merged contact is refused, and
+ * the suppression check reads the contact's identifiers. */
+static void test_lead_takes_its_contacts_identifiers(void) {
+  h7 h;
+  h7_start(&h);
+  char order[64], contact[64], loser[64], body[512], path[160], wait[64];
+  make_order(&h, "client-a", "camp-1", order);
+  call(&h, "POST", "/api/contacts", h.tok_admin, NULL,
+       "{\"email\":\" Dana@Shop.Example \",\"phone\":\"(415) 555-0188\",\"country\":\"US\"}",
+       201, NULL);
+  cJSON *j;
+  call(&h, "POST", "/api/contacts", h.tok_admin, NULL, "{\"email\":\"dana@shop.example\"}", 200,
+       &j);
+  snprintf(contact, sizeof contact, "%s", jstr(j, "id"));
+  cJSON_Delete(j);
+
+  /* the request may not say who the lead is */
+  snprintf(body, sizeof body,
+           "{\"contact_id\":\"%s\",\"campaign_id\":\"camp-1\",\"email\":\"other@x.example\"}",
+           contact);
+  call(&h, "POST", "/api/leads", h.tok_qa, NULL, body, 400, &j);
+  ASSERT_STR_EQ(jstr(j, "field"), "/email");
+  cJSON_Delete(j);
+  snprintf(body, sizeof body,
+           "{\"contact_id\":\"%s\",\"campaign_id\":\"camp-1\",\"phone\":\"+14155550100\"}",
+           contact);
+  call(&h, "POST", "/api/leads", h.tok_qa, NULL, body, 400, &j);
+  ASSERT_STR_EQ(jstr(j, "field"), "/phone");
+  cJSON_Delete(j);
+  call(&h, "POST", "/api/leads", h.tok_qa, NULL,
+       "{\"contact_id\":\"nobody\",\"campaign_id\":\"camp-1\"}", 404, &j);
+  ASSERT_STR_EQ(jstr(j, "field"), "/contact_id");
+  cJSON_Delete(j);
+
+  /* made from the contact: its normalized email and E.164 phone */
+  char lead[64];
+  snprintf(body, sizeof body,
+           "{\"contact_id\":\"%s\",\"campaign_id\":\"camp-1\",\"order_id\":\"%s\"}",
+           contact, order);
+  call(&h, "POST", "/api/leads", h.tok_qa, NULL, body, 201, &j);
+  snprintf(lead, sizeof lead, "%s", jstr(j, "id"));
+  min_pos(j, wait, sizeof wait);
+  cJSON_Delete(j);
+  snprintf(path, sizeof path, "/api/leads/%s", lead);
+  call(&h, "GET", path, h.tok_qa, wait, NULL, 200, &j);
+  ASSERT_STR_EQ(jstr(j, "email"), "dana@shop.example");
+  ASSERT_STR_EQ(jstr(j, "phone"), "+14155550188");
+  ASSERT_STR_EQ(jstr(j, "contact_id"), contact);
+  cJSON_Delete(j);
+  /* and the approval checks them: the contact's phone is on the DNC list */
+  checklist(&h, "camp-1");
+  suppress(&h, "phone", "+1 415 555 0188", NULL);
+  ASSERT_EQ(review_and_approve(&h, lead), 409);
+
+  /* a contact merged into another: the lead belongs to the winner */
+  make_contact(&h, "dup@shop.example", loser);
+  snprintf(body, sizeof body, "{\"winner_id\":\"%s\",\"loser_id\":\"%s\"}", contact, loser);
+  call(&h, "POST", "/api/contacts/merge", h.tok_admin, NULL, body, 200, NULL);
+  snprintf(body, sizeof body, "{\"contact_id\":\"%s\",\"campaign_id\":\"camp-1\"}", loser);
+  call(&h, "POST", "/api/leads", h.tok_qa, NULL, body, 409, &j);
+  ASSERT_STR_EQ(jstr(j, "field"), "/contact_id");
+  cJSON_Delete(j);
+  h7_stop(&h);
+}
+
 static void test_bulk_approve_results(void) {
   h7 h;
   h7_start(&h);
@@ -751,6 +826,7 @@ static void test_server_made_ids(void) {
 
 PG_TEST_MAIN(TEST(test_suppression_check_normalizes), TEST(test_suppression_bulk_and_export),
              TEST(test_one_click_unsubscribe), TEST(test_consent),
-             TEST(test_lead_state_machine), TEST(test_bulk_approve_results),
+             TEST(test_lead_state_machine), TEST(test_lead_takes_its_contacts_identifiers),
+             TEST(test_bulk_approve_results),
              TEST(test_order_dashboard_and_download), TEST(test_cross_client_matrix),
              TEST(test_server_made_ids))

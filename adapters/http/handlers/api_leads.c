@@ -10,9 +10,11 @@
  * A client user reads only its own client's published leads; any other id
  * answers as a missing one. Client users never act on leads (route roles).
  *
- * The contact's email and phone for lead.created come from the request for
- * now (issue 7's contacts read model will supply them); they are what the
- * approval's suppression check reads, and what the client will receive.
+ * The contact's email and phone for lead.created are read by the write
+ * side from the contact's stream (lead_create.from_contact): they are what
+ * the approval's suppression check reads and what the client will receive,
+ * so a request cannot set them (email, phone or default_region in the body
+ * is a 400 naming the field).
  */
 #include "adapters/http/handlers/api_cmpl.h"
 #include "core/common/pv_time.h"
@@ -76,9 +78,8 @@ void api_leads_create(http_request *req) {
   lead_job *j = pv_xcalloc(1, sizeof *j);
   j->body = body;
   pv_error e = PV_ERROR_INIT;
-  api *a = http_request_app(req);
   const char *contact = NULL, *campaign = NULL, *order = NULL, *email = NULL, *phone = NULL,
-             *region = a->phone_region;
+             *region = NULL;
   int rc;
   if ((rc = http_json_string(body, "contact_id", true, &contact, &e)) ||
       (rc = http_json_string(body, "campaign_id", true, &campaign, &e)) ||
@@ -107,8 +108,9 @@ void api_leads_create(http_request *req) {
   cmpl_new_id(j->id);
   const api_principal *ap = api_principal_of(req);
   j->cmd.create = (lead_create){.by = cmpl_actor(ap), .lead_id = j->id, .contact_id = contact,
-                                .campaign_id = campaign, .order_id = order, .email = email,
-                                .phone = phone, .default_region = region,
+                                .campaign_id = campaign, .order_id = order,
+                                .from_contact = true, .email = email, .phone = phone,
+                                .default_region = region,
                                 .answers = j->answers, .answer_count = n};
   api_op *op = lead_op(req, j, created_finish);
   if ((rc = api_op_idempotency(op, &e)) ||
