@@ -394,38 +394,45 @@ int proj_segments_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_erro
     char tenant[EVT_MAX_TENANT + 1], id[EVT_MAX_STREAM + 1];
     snprintf(tenant, sizeof tenant, "%.*s", (int)e->tenant.len, e->tenant.ptr);
     stream_id(e, id, sizeof id);
-    pv_buf_reset(&payload);
-    rc = cat_payload_json(cat_find(e->type.ptr, e->type.len, e->type_version), e->payload,
-                          e->payload_len, &payload);
-    if (rc) {
-      pv_error_set(err, rc, "/payload", "the payload of position %" PRIu64 " is not valid",
-                   e->position);
-      break;
-    }
-    cJSON *d = cJSON_Parse(payload.data);
     const char *kind = NULL, *key = id;
     const cJSON *val = NULL;
-    if (type_prefix(e, "contact.")) kind = "contact";
-    else if (type_prefix(e, "account.")) kind = "account";
-    else if (type_prefix(e, "suppression.")) {
-      const cJSON *ch = cJSON_GetObjectItemCaseSensitive(d, "channel");
-      val = cJSON_GetObjectItemCaseSensitive(d, "value");
-      if (cJSON_IsString(ch) && cJSON_IsString(val)) {
-        kind = strcmp(ch->valuestring, "email") == 0 ? "supp_email" : "supp_phone";
-        key = val->valuestring;
-      }
+    cJSON *d = NULL;
+    /* a contact or account event only names what changed: its payload,
+     * most of an import's batch, is not read */
+    if (type_prefix(e, "contact.")) {
+      kind = "contact";
+    } else if (type_prefix(e, "account.")) {
+      kind = "account";
     } else {
-      rc = fold_definition(c, e, d, tenant, id, payload.data, &lists_cache, err);
-      if (type_eq(e, "segment.created") || type_eq(e, "segment.updated") ||
-          type_eq(e, "segment.refresh_requested")) {
-        pv_buf_addstr(&full, any_full ? ",[" : "[");
-        add_json_text(&full, tenant, strlen(tenant));
-        pv_buf_addch(&full, ',');
-        add_json_text(&full, id, strlen(id));
-        pv_buf_addch(&full, ']');
-        any_full = true;
+      pv_buf_reset(&payload);
+      rc = cat_payload_json(cat_find(e->type.ptr, e->type.len, e->type_version), e->payload,
+                            e->payload_len, &payload);
+      if (rc) {
+        pv_error_set(err, rc, "/payload", "the payload of position %" PRIu64 " is not valid",
+                     e->position);
+        break;
       }
-      if (type_prefix(e, "list.members") || type_eq(e, "list.deleted")) any_changed = true;
+      d = cJSON_Parse(payload.data);
+      if (type_prefix(e, "suppression.")) {
+        const cJSON *ch = cJSON_GetObjectItemCaseSensitive(d, "channel");
+        val = cJSON_GetObjectItemCaseSensitive(d, "value");
+        if (cJSON_IsString(ch) && cJSON_IsString(val)) {
+          kind = strcmp(ch->valuestring, "email") == 0 ? "supp_email" : "supp_phone";
+          key = val->valuestring;
+        }
+      } else {
+        rc = fold_definition(c, e, d, tenant, id, payload.data, &lists_cache, err);
+        if (type_eq(e, "segment.created") || type_eq(e, "segment.updated") ||
+            type_eq(e, "segment.refresh_requested")) {
+          pv_buf_addstr(&full, any_full ? ",[" : "[");
+          add_json_text(&full, tenant, strlen(tenant));
+          pv_buf_addch(&full, ',');
+          add_json_text(&full, id, strlen(id));
+          pv_buf_addch(&full, ']');
+          any_full = true;
+        }
+        if (type_prefix(e, "list.members") || type_eq(e, "list.deleted")) any_changed = true;
+      }
     }
     if (kind) {
       pv_buf_addstr(&changed, nchanged++ ? ",[" : "[");
