@@ -594,8 +594,21 @@ static void test_order_dashboard_and_download(void) {
   char actor[96];
   snprintf(actor, sizeof actor, "user:%s", h.client_a);
   ASSERT_STR_EQ(jstr(d, "actor"), actor);
-  const cJSON *ids = cJSON_GetObjectItem(d, "lead_ids");
+  ASSERT(cJSON_GetObjectItem(d, "lead_ids") == NULL);
+  cJSON_Delete(j);
+  /* one download: its ids */
+  snprintf(path, sizeof path, "/api/orders/%s/downloads/%s", order, download);
+  call(&h, "GET", path, h.tok_a, NULL, NULL, 200, &j);
+  ASSERT_STR_EQ(jstr(j, "id"), download);
+  ASSERT_STR_EQ(jstr(j, "manifest_hash"), hex);
+  const cJSON *ids = cJSON_GetObjectItem(j, "lead_ids");
+  ASSERT_EQ(cJSON_GetArraySize(ids), 2);
   ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetArrayItem(ids, 0)), sorted[0]);
+  ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetArrayItem(ids, 1)), sorted[1]);
+  cJSON_Delete(j);
+  snprintf(path, sizeof path, "/api/orders/%s/downloads/01JZZZZZZZZZZZZZZZZZZZZZZZ", order);
+  call(&h, "GET", path, h.tok_a, NULL, NULL, 404, &j);
+  ASSERT(strstr(jstr(j, "detail"), "download") != NULL);
   cJSON_Delete(j);
   h7_stop(&h);
 }
@@ -634,7 +647,7 @@ static char *row_json(pg_conn *c, const char *schema_table, const char *download
 /* 20,000 published leads (more than one event's 256 KiB of ids): the CSV
  * holds them all, the hash is over all of them, the log holds the recorded
  * event and its chunks at contiguous positions (one commit), /downloads
- * lists every id in order; folding the events one batch each, or twice,
+ * counts them and /downloads/:download_id lists every id in order; folding the events one batch each, or twice,
  * and rebuilding the read model give the same row. */
 static void test_large_download(void) {
   h7 h;
@@ -722,7 +735,7 @@ static void test_large_download(void) {
   }
   ASSERT_EQ(listed, BIG_LEADS);
 
-  /* the read model: every id, in order */
+  /* the read model: the count in the list, every id in order in the one */
   snprintf(path, sizeof path, "/api/orders/%s/downloads", order);
   snprintf(wait, sizeof wait, "Pivotal-Min-Position: %llu\r\n",
            (unsigned long long)ev.e[ev.n - 1].position);
@@ -731,6 +744,11 @@ static void test_large_download(void) {
   const cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "items"), 0);
   ASSERT(d != NULL);
   ASSERT_STR_EQ(jstr(d, "id"), download);
+  ASSERT_EQ(jnum(d, "lead_count"), BIG_LEADS);
+  cJSON_Delete(j);
+  snprintf(path, sizeof path, "/api/orders/%s/downloads/%s", order, download);
+  call(&h, "GET", path, h.tok_a, NULL, NULL, 200, &j);
+  d = j;
   ASSERT_STR_EQ(jstr(d, "manifest_hash"), hex);
   ASSERT_EQ(jnum(d, "lead_count"), BIG_LEADS);
   const cJSON *list = cJSON_GetObjectItem(d, "lead_ids");
@@ -865,6 +883,24 @@ static void test_cross_client_matrix(void) {
     checked++;
   }
   ASSERT_EQ(checked, sizeof routes / sizeof routes[0]);
+  /* B's download, through B's order or A's own: what a missing one gets */
+  const char *orders[] = {order_b, order_a}, *missing_orders[] = {missing, order_a};
+  for (size_t i = 0; i < 2; i++) {
+    snprintf(path, sizeof path, "/api/orders/%s/downloads/%s", orders[i], download_b);
+    snprintf(missing_path, sizeof missing_path, "/api/orders/%s/downloads/%s",
+             missing_orders[i], missing);
+    test_response theirs, none;
+    ASSERT_EQ(apit_req(&h.pg.t, "GET", path, h.tok_a, NULL, NULL, &theirs), 404);
+    ASSERT_EQ(apit_req(&h.pg.t, "GET", missing_path, h.tok_a, NULL, NULL, &none), 404);
+    char *a = normalized(&theirs), *b = normalized(&none);
+    if (strcmp(a, b))
+      test__fail(__FILE__, __LINE__, "GET %s differs from a missing id:\n%s\n---\n%s", path,
+                 a, b);
+    free(a);
+    free(b);
+    test_response_release(&theirs);
+    test_response_release(&none);
+  }
   /* B's order is untouched by A's attempts */
   snprintf(path, sizeof path, "/api/orders/%s", order_b);
   cJSON *j;

@@ -11,7 +11,8 @@
  *                                               each download recorded (up
  *                                               to 200,000 leads, its ids in
  *                                               chunked events, one commit)
- *   GET    /api/orders/:id/downloads            the recorded downloads
+ *   GET    /api/orders/:id/downloads            the recorded downloads (no ids)
+ *   GET    /api/orders/:id/downloads/:download_id  one, with its lead ids
  * Client isolation: reads select by the client user's client id, commands
  * are refused by the write side with the error of a missing order; either
  * way another client's id answers exactly like one that does not exist.
@@ -381,17 +382,43 @@ static void downloads_rows(http_request *req, PGresult *res, void *ctx) {
   cmpl_one(req, res, "order");
 }
 
+/* The list leaves out each download's lead ids: a 100,000-lead download
+ * alone is ~3 MiB of them, and an order downloaded a few dozen times over
+ * a campaign would make the list answer a hundred. One download's ids are
+ * at /downloads/:download_id. */
 void api_orders_downloads(http_request *req) {
   const api_principal *ap = api_principal_of(req);
   const char *values[] = {ap->p.tenant, cmpl_scope(ap), http_request_param(req, "id")};
   cmpl_query(req,
              "SELECT json_build_object('items', (SELECT coalesce(json_agg(json_build_object("
              "'id', d.download_id, 'actor', d.actor, 'at', d.at, 'lead_count', d.lead_count, "
-             "'lead_ids', d.lead_ids, 'manifest_hash', d.manifest_hash) ORDER BY d.at DESC, "
-             "d.download_id), '[]'::json) FROM rm_lead_downloads.downloads d WHERE "
+             "'manifest_hash', d.manifest_hash) ORDER BY d.at DESC, d.download_id), '[]'::json) "
+             "FROM rm_lead_downloads.downloads d WHERE "
              "d.tenant = o.tenant AND d.order_id = o.order_id))::text "
              "FROM rm_orders.orders o WHERE " ORDER_SCOPE " AND o.order_id = $3",
              3, values, downloads_rows, NULL, false);
+}
+
+/* Rows: none (no such order in scope) or one, NULL when the order has no
+ * such download. */
+static void download_row(http_request *req, PGresult *res, void *ctx) {
+  (void)ctx;
+  if (PQntuples(res) < 1) return cmpl_not_found(req, "order");
+  if (PQgetisnull(res, 0, 0)) return cmpl_not_found(req, "download");
+  cmpl_one(req, res, "download");
+}
+
+void api_orders_download_get(http_request *req) {
+  const api_principal *ap = api_principal_of(req);
+  const char *values[] = {ap->p.tenant, cmpl_scope(ap), http_request_param(req, "id"),
+                          http_request_param(req, "download_id")};
+  cmpl_query(req,
+             "SELECT (SELECT json_build_object('id', d.download_id, 'actor', d.actor, 'at', "
+             "d.at, 'lead_count', d.lead_count, 'lead_ids', d.lead_ids, 'manifest_hash', "
+             "d.manifest_hash)::text FROM rm_lead_downloads.downloads d WHERE "
+             "d.tenant = o.tenant AND d.order_id = o.order_id AND d.download_id = $4) "
+             "FROM rm_orders.orders o WHERE " ORDER_SCOPE " AND o.order_id = $3",
+             4, values, download_row, NULL, false);
 }
 
 /* ---- lead downloads ----------------------------------------------------- */
