@@ -510,7 +510,9 @@ static void download_send(api_op *op) {
   }
   http_request *req = op->req;
   char text[40];
-  snprintf(text, sizeof text, "%" PRIu64, op->cmd.first_position);
+  /* the last event's position, as every command answer: waiting on it
+   * sees the whole download, chunks included */
+  snprintf(text, sizeof text, "%" PRIu64, op->cmd.first_position + op->cmd.event_count - 1);
   http_response_header(req, "Pivotal-Position", text);
   http_response_header(req, "Pivotal-Download-Id", d->download_id);
   http_response_header(req, "Pivotal-Manifest-Hash", d->hash);
