@@ -25,7 +25,8 @@ static const char *const leads_types[] = {
 static const char *const orders_types[] = {"order.created", "order.campaign_linked",
                                            "order.campaign_unlinked", "order.status_changed",
                                            NULL};
-static const char *const lead_downloads_types[] = {"lead_download.recorded", NULL};
+static const char *const lead_downloads_types[] = {"lead_download.recorded",
+                                                   "lead_download.leads_listed", NULL};
 static const char *const domain_set_types[] = {
     "domain_set.created", "domain_set.items_added", "domain_set.processing_started",
     "domain_set.matched", "domain_set.processed", "domain_set.item_excluded",

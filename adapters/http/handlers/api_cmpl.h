@@ -109,5 +109,6 @@ void api_orders_status(http_request *req);
 void api_orders_stats(http_request *req);
 void api_orders_leads_csv(http_request *req);
 void api_orders_downloads(http_request *req);
+void api_orders_download_get(http_request *req);
 
 #endif

@@ -8,8 +8,11 @@
  *   POST   /api/orders/:id/status               start/pause/resume/complete/cancel
  *   GET    /api/orders/:id/aggregate-stats      the dashboard
  *   GET    /api/orders/:id/leads.csv            published leads, streamed CSV;
- *                                               each download recorded
- *   GET    /api/orders/:id/downloads            the recorded downloads
+ *                                               each download recorded (up
+ *                                               to 200,000 leads, its ids in
+ *                                               chunked events, one commit)
+ *   GET    /api/orders/:id/downloads            the recorded downloads (no ids)
+ *   GET    /api/orders/:id/downloads/:download_id  one, with its lead ids
  * Client isolation: reads select by the client user's client id, commands
  * are refused by the write side with the error of a missing order; either
  * way another client's id answers exactly like one that does not exist.
@@ -24,10 +27,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Lead ids one download records in its event: the event's 256 KiB cap
- * (EVT_MAX_BYTES) holds about 8,000 ids of 26 characters with their
- * msgpack framing; 7,500 leaves room for the other fields. */
-#define ORDERS_DOWNLOAD_MAX_LEADS 7500
+/* Leads one download may hold: 200,000, twice the largest B2B orders the
+ * portal serves (10k-100k leads). The bound is memory, not the log: the
+ * CSV is built in memory from ONE PGresult, so a download holds both at
+ * once, at ~400 bytes per lead each with short answers (~160 MiB at the
+ * cap); its ids (~6 MiB) go to the log in one commit. */
+#define ORDERS_DOWNLOAD_MAX_LEADS 200000
+/* Packed ids per event: 192 KiB, under the event's 256 KiB cap
+ * (EVT_MAX_BYTES less the writer's 1 KiB for the envelope) with room for
+ * the recorded event's other fields; about 6,700 ids of 26 characters.
+ * Each id is counted with 5 bytes of msgpack framing, the most a string
+ * takes. */
+#define ORDERS_DOWNLOAD_CHUNK_BYTES (192 * 1024)
 
 typedef struct order_job {
   union {
@@ -371,33 +382,64 @@ static void downloads_rows(http_request *req, PGresult *res, void *ctx) {
   cmpl_one(req, res, "order");
 }
 
+/* The list leaves out each download's lead ids: a 100,000-lead download
+ * alone is ~3 MiB of them, and an order downloaded a few dozen times over
+ * a campaign would make the list answer a hundred. One download's ids are
+ * at /downloads/:download_id. */
 void api_orders_downloads(http_request *req) {
   const api_principal *ap = api_principal_of(req);
   const char *values[] = {ap->p.tenant, cmpl_scope(ap), http_request_param(req, "id")};
   cmpl_query(req,
              "SELECT json_build_object('items', (SELECT coalesce(json_agg(json_build_object("
              "'id', d.download_id, 'actor', d.actor, 'at', d.at, 'lead_count', d.lead_count, "
-             "'lead_ids', d.lead_ids, 'manifest_hash', d.manifest_hash) ORDER BY d.at DESC, "
-             "d.download_id), '[]'::json) FROM rm_lead_downloads.downloads d WHERE "
+             "'manifest_hash', d.manifest_hash) ORDER BY d.at DESC, d.download_id), '[]'::json) "
+             "FROM rm_lead_downloads.downloads d WHERE "
              "d.tenant = o.tenant AND d.order_id = o.order_id))::text "
              "FROM rm_orders.orders o WHERE " ORDER_SCOPE " AND o.order_id = $3",
              3, values, downloads_rows, NULL, false);
 }
 
+/* Rows: none (no such order in scope) or one, NULL when the order has no
+ * such download. */
+static void download_row(http_request *req, PGresult *res, void *ctx) {
+  (void)ctx;
+  if (PQntuples(res) < 1) return cmpl_not_found(req, "order");
+  if (PQgetisnull(res, 0, 0)) return cmpl_not_found(req, "download");
+  cmpl_one(req, res, "download");
+}
+
+void api_orders_download_get(http_request *req) {
+  const api_principal *ap = api_principal_of(req);
+  const char *values[] = {ap->p.tenant, cmpl_scope(ap), http_request_param(req, "id"),
+                          http_request_param(req, "download_id")};
+  cmpl_query(req,
+             "SELECT (SELECT json_build_object('id', d.download_id, 'actor', d.actor, 'at', "
+             "d.at, 'lead_count', d.lead_count, 'lead_ids', d.lead_ids, 'manifest_hash', "
+             "d.manifest_hash)::text FROM rm_lead_downloads.downloads d WHERE "
+             "d.tenant = o.tenant AND d.order_id = o.order_id AND d.download_id = $4) "
+             "FROM rm_orders.orders o WHERE " ORDER_SCOPE " AND o.order_id = $3",
+             4, values, download_row, NULL, false);
+}
+
 /* ---- lead downloads ----------------------------------------------------- */
 
+/* The recorded event carries the first ids (all of them when they fit),
+ * each lead_download.leads_listed event the next chunk; one command emits
+ * them all, so a download is in the log entirely or not at all. */
 typedef struct download {
   char download_id[CMPL_ID_MAX];
   char order_id[64], client_id[AUTH_ID_MAX], hash[crypto_generichash_BYTES * 2 + 1];
-  const char *role;
   pv_buf payload; /* lead_download.recorded */
+  pv_buf listed;  /* the lead_download.leads_listed payloads back to back */
+  size_t *listed_len, chunks;
   pv_buf csv;
-  size_t leads;
 } download;
 
 static void download_free(void *p) {
   download *d = p;
   pv_buf_release(&d->payload);
+  pv_buf_release(&d->listed);
+  free(d->listed_len);
   pv_buf_release(&d->csv);
   free(d);
 }
@@ -406,8 +448,58 @@ static int download_decide(writer_ctx *ctx, void *arg, pv_error *err) {
   download *d = arg;
   char stream[EVT_MAX_STREAM];
   snprintf(stream, sizeof stream, "download-%s", d->download_id);
-  return writer_emit(ctx, stream, LOG_EXPECT_NO_STREAM, "lead_download.recorded", 1,
-                     d->payload.data, d->payload.len, err);
+  int rc = writer_emit(ctx, stream, LOG_EXPECT_NO_STREAM, "lead_download.recorded", 1,
+                       d->payload.data, d->payload.len, err);
+  size_t off = 0;
+  for (size_t k = 0; k < d->chunks && rc == 0; k++) {
+    /* chunk k + 1 follows the recorded event and k earlier chunks */
+    rc = writer_emit(ctx, stream, (int64_t)k + 1, "lead_download.leads_listed", 1,
+                     d->listed.data + off, d->listed_len[k], err);
+    off += d->listed_len[k];
+  }
+  return rc;
+}
+
+/* Where the ids of row res[from..] end in one event: at n or before the
+ * id that would take the chunk over ORDERS_DOWNLOAD_CHUNK_BYTES (never
+ * before from + 1). */
+static size_t chunk_end(PGresult *res, size_t from, size_t n) {
+  size_t to = from, bytes = 0;
+  while (to < n) {
+    size_t len = (size_t)PQgetlength(res, (int)to, 1) + 5;
+    if (to > from && bytes + len > ORDERS_DOWNLOAD_CHUNK_BYTES) break;
+    bytes += len;
+    to++;
+  }
+  return to;
+}
+
+static void pack_ids(msgpack_packer *pk, PGresult *res, size_t from, size_t to) {
+  msgpack_pack_array(pk, to - from);
+  for (size_t i = from; i < to; i++) mp_pack_cstr(pk, PQgetvalue(res, (int)i, 1));
+}
+
+/* Packs the lead_download.leads_listed payloads of ids res[from..n). */
+static void pack_chunks(download *d, PGresult *res, size_t from, size_t n) {
+  for (size_t i = from; i < n; i = chunk_end(res, i, n)) d->chunks++;
+  d->listed_len = pv_xcalloc(d->chunks ? d->chunks : 1, sizeof *d->listed_len);
+  size_t i = from;
+  for (size_t k = 0; k < d->chunks; k++) {
+    size_t to = chunk_end(res, i, n), start = d->listed.len;
+    msgpack_packer pk;
+    mp_packer_init(&pk, &d->listed);
+    msgpack_pack_map(&pk, 4);
+    mp_pack_cstr(&pk, "lead_ids");
+    pack_ids(&pk, res, i, to);
+    mp_pack_cstr(&pk, "offset");
+    msgpack_pack_uint64(&pk, i);
+    mp_pack_cstr(&pk, "chunk");
+    msgpack_pack_uint64(&pk, k + 1);
+    mp_pack_cstr(&pk, "chunks");
+    msgpack_pack_uint64(&pk, d->chunks);
+    d->listed_len[k] = d->listed.len - start;
+    i = to;
+  }
 }
 
 static void download_send(api_op *op) {
@@ -418,7 +510,9 @@ static void download_send(api_op *op) {
   }
   http_request *req = op->req;
   char text[40];
-  snprintf(text, sizeof text, "%" PRIu64, op->cmd.first_position);
+  /* the last event's position, as every command answer: waiting on it
+   * sees the whole download, chunks included */
+  snprintf(text, sizeof text, "%" PRIu64, op->cmd.first_position + op->cmd.event_count - 1);
   http_response_header(req, "Pivotal-Position", text);
   http_response_header(req, "Pivotal-Download-Id", d->download_id);
   http_response_header(req, "Pivotal-Manifest-Hash", d->hash);
@@ -453,10 +547,22 @@ static void download_rows(http_request *req, PGresult *res, void *ctx) {
   cmpl_new_id(d->download_id);
   snprintf(d->order_id, sizeof d->order_id, "%s", http_request_param(req, "id"));
   snprintf(d->client_id, sizeof d->client_id, "%s", PQgetvalue(res, 0, 0));
-  d->leads = n;
   pv_buf_addstr(&d->csv, "lead_id,contact_id,campaign_id,email,phone,published_at,answers\r\n");
   crypto_generichash_state st;
   crypto_generichash_init(&st, NULL, 0, crypto_generichash_BYTES);
+  for (size_t i = 0; i < n; i++) {
+    const char *id = PQgetvalue(res, (int)i, 1);
+    crypto_generichash_update(&st, (const uint8_t *)id, strlen(id) + 1);
+    for (int k = 1; k < 8; k++) {
+      if (k > 1) pv_buf_addch(&d->csv, ',');
+      cmpl_csv_field(&d->csv, PQgetvalue(res, (int)i, k));
+    }
+    pv_buf_addstr(&d->csv, "\r\n");
+  }
+  uint8_t hash[crypto_generichash_BYTES];
+  crypto_generichash_final(&st, hash, sizeof hash);
+  sodium_bin2hex(d->hash, sizeof d->hash, hash, sizeof hash);
+  size_t first = chunk_end(res, 0, n);
   msgpack_packer pk;
   mp_packer_init(&pk, &d->payload);
   msgpack_pack_map(&pk, 7);
@@ -467,26 +573,14 @@ static void download_rows(http_request *req, PGresult *res, void *ctx) {
   mp_pack_cstr(&pk, "client_id");
   mp_pack_cstr(&pk, d->client_id);
   mp_pack_cstr(&pk, "lead_ids");
-  msgpack_pack_array(&pk, n);
-  for (size_t i = 0; i < n; i++) {
-    const char *id = PQgetvalue(res, (int)i, 1);
-    crypto_generichash_update(&st, (const uint8_t *)id, strlen(id) + 1);
-    mp_pack_cstr(&pk, id);
-    for (int k = 1; k < 8; k++) {
-      if (k > 1) pv_buf_addch(&d->csv, ',');
-      cmpl_csv_field(&d->csv, PQgetvalue(res, (int)i, k));
-    }
-    pv_buf_addstr(&d->csv, "\r\n");
-  }
-  uint8_t hash[crypto_generichash_BYTES];
-  crypto_generichash_final(&st, hash, sizeof hash);
-  sodium_bin2hex(d->hash, sizeof d->hash, hash, sizeof hash);
+  pack_ids(&pk, res, 0, first);
   mp_pack_cstr(&pk, "lead_count");
   msgpack_pack_uint64(&pk, n);
   mp_pack_cstr(&pk, "manifest_hash");
   mp_pack_cstr(&pk, d->hash);
   mp_pack_cstr(&pk, "role");
   mp_pack_cstr(&pk, auth_role_name(ap->p.role));
+  pack_chunks(d, res, first, n);
   api_op *op = api_op_new(req, ap->p.tenant, ap->actor);
   snprintf(op->entity_id, sizeof op->entity_id, "%s", d->download_id);
   op->data = d;
