@@ -87,6 +87,24 @@ void mpj_append_str(pv_buf *out, const char *str, size_t len) {
   pv_buf_addch(out, '"');
 }
 
+void mpj_append_text(pv_buf *out, const char *str, size_t len) {
+  const unsigned char *s = (const unsigned char *)str;
+  size_t run = 0; /* start of the bytes not yet copied */
+  pv_buf_grow(out, len);
+  for (size_t i = 0; i < len;) {
+    uint32_t cp;
+    size_t n = utf8_seq(s + i, len - i, &cp);
+    if (n == 0 || cp == 0) {
+      pv_buf_add(out, s + run, i - run);
+      pv_buf_addstr(out, "\xef\xbf\xbd"); /* as mpj_append_str */
+      n = n ? n : 1;
+      run = i + n;
+    }
+    i += n;
+  }
+  pv_buf_add(out, s + run, len - run);
+}
+
 /* The shortest %g text that reads back to the same double (or, for a
  * msgpack float32, the same float); ".0" is added to integral values so a
  * float still reads as one. */

@@ -50,4 +50,9 @@ int mpj_append_next(pv_buf *out, mp_reader *r, int depth);
 /* Appends s[0..len) as a JSON string, quotes included, escaped as above. */
 void mpj_append_str(pv_buf *out, const char *s, size_t len);
 
+/* Appends the text a JSON reader gets back from mpj_append_str(s, len): s
+ * itself with each byte that is not UTF-8, and each U+0000, replaced by
+ * U+FFFD (for a text column next to the jsonb of the same value). */
+void mpj_append_text(pv_buf *out, const char *s, size_t len);
+
 #endif

@@ -1,7 +1,7 @@
 /*
- * The read models of accounts and contacts (schema/010 and 011): accounts
- * (with contact counts rolled up the hierarchy), contacts (each field with
- * its provenance), field_changes (the audit trail) and timeline.
+ * The read models of accounts and contacts (schema/010): accounts (with
+ * contact counts rolled up the hierarchy) and contacts (each field with its
+ * provenance). field_changes and timeline are proj_trail.c's.
  *
  * Each fold sends its whole batch as ONE jsonb array to a PL/pgSQL function
  * of rm_lib (`SELECT rm_lib.fold_<name>($1::jsonb)`): one round trip per
@@ -18,16 +18,12 @@
  *   "f": {field: new value or null}          fields (null: removed)
  *   "c": {NAME: new value or null}           custom_fields.NAME
  *   "p": {field: {source, priority, observed_at} or null}
- *   "s": [field, ...]                        fields whose values are secret
  * so a fold applies a change set as jsonb_strip_nulls(old || x->'f').
  * Each fold gets only what its function reads (FOLD_* below): "d" without
- * `changes` for accounts and contacts, no "x" for the timeline, only "x.s"
- * for field_changes. The changes are digested (and so checked) for every
- * fold all the same.
+ * `changes`, and for the accounts fold a contact event's account_id alone.
  * Values are rendered by the same msgpack→JSON mapping as the payload; a
  * field the catalogue marks secret anywhere (cat_name_is_secret) shows
- * "[redacted]", and the audit fold redacts the old and new values of the
- * fields listed in "s" (the payload's JSON redacts top-level fields only).
+ * "[redacted]" (the payload's JSON redacts top-level fields only).
  */
 #include "projections/proj_folds.h"
 
@@ -62,7 +58,7 @@ static void add_json_str(pv_buf *out, const char *p, size_t len) {
 /* One change map: its field, new value (JSON) and provenance into the
  * three digest objects. */
 static int digest_change(mp_reader *r, const char *only, pv_buf *f, pv_buf *cf, pv_buf *prov,
-                         pv_buf *secret, pv_buf *val) {
+                         pv_buf *val) {
   uint32_t n;
   int rc = mp_read_map(r, &n);
   if (rc) return rc;
@@ -104,10 +100,6 @@ static int digest_change(mp_reader *r, const char *only, pv_buf *f, pv_buf *cf, 
   else mpj_append_str(dst, field.ptr, field.len);
   pv_buf_addch(dst, ':');
   bool hidden = cat_name_is_secret(field.ptr, field.len);
-  if (hidden) {
-    if (secret->len > 1) pv_buf_addch(secret, ',');
-    mpj_append_str(secret, field.ptr, field.len);
-  }
   if (is_nil) pv_buf_addstr(dst, "null");
   else if (hidden) pv_buf_addstr(dst, "\"[redacted]\"");
   else pv_buf_add(dst, val->data, val->len);
@@ -125,14 +117,11 @@ static int digest_change(mp_reader *r, const char *only, pv_buf *f, pv_buf *cf, 
   return 0;
 }
 
-/* What a fold's function reads of an element: the payload's `changes`
- * (field_changes, timeline), the digest's f, c and p (accounts, contacts),
- * its s (field_changes). The rest is left out: jsonb parsing is most of a
+/* What a fold's function reads of an element: the digest's f, c and p
+ * (accounts, contacts). The rest is left out: jsonb parsing is most of a
  * batch's cost next to the set-based folds (bench_import). */
 enum {
-  FOLD_CHANGES = 1, /* d.changes */
   FOLD_DIGEST = 2,  /* x.f, x.c, x.p */
-  FOLD_SECRET = 4,  /* x.s */
   FOLD_LINK = 8,    /* of a contact event, only x.f.account_id and no d */
 };
 
@@ -148,9 +137,7 @@ static bool is_contact_event(const evt_envelope *e) {
 /* Appends ,"x":{...} for the payload's `changes` (empty objects when it has
  * none), the parts want names; with only, the changes of that field alone. */
 static int digest(const evt_envelope *e, unsigned want, const char *only, pv_buf *out) {
-  pv_buf f = PV_BUF_INIT, cf = PV_BUF_INIT, prov = PV_BUF_INIT, secret = PV_BUF_INIT,
-         val = PV_BUF_INIT;
-  pv_buf_addch(&secret, '[');
+  pv_buf f = PV_BUF_INIT, cf = PV_BUF_INIT, prov = PV_BUF_INIT, val = PV_BUF_INIT;
   pv_buf_addch(&f, '{');
   pv_buf_addch(&cf, '{');
   pv_buf_addch(&prov, '{');
@@ -160,25 +147,21 @@ static int digest(const evt_envelope *e, unsigned want, const char *only, pv_buf
   if (rc == PV_ENOTFOUND) rc = 0;
   else if (rc == 0) rc = mp_read_array(&r, &n);
   for (uint32_t i = 0; i < n && rc == 0; i++)
-    rc = digest_change(&r, only, &f, &cf, &prov, &secret, &val);
+    rc = digest_change(&r, only, &f, &cf, &prov, &val);
   if (rc == 0 && (want & FOLD_DIGEST))
-    pv_buf_addf(out, ",\"x\":{\"f\":%s},\"c\":%s},\"p\":%s},\"s\":%s]}", f.data, cf.data,
-                prov.data, secret.data);
-  else if (rc == 0 && (want & FOLD_SECRET))
-    pv_buf_addf(out, ",\"x\":{\"s\":%s]}", secret.data);
+    pv_buf_addf(out, ",\"x\":{\"f\":%s},\"c\":%s},\"p\":%s}}", f.data, cf.data, prov.data);
   pv_buf_release(&f);
   pv_buf_release(&cf);
   pv_buf_release(&prov);
-  pv_buf_release(&secret);
   pv_buf_release(&val);
   return rc;
 }
 
-/* cat_payload_json without the `changes` field unless want has
- * FOLD_CHANGES (the secret fields redacted all the same). */
-static int payload_json(const evt_envelope *e, unsigned want, pv_buf *out) {
+/* cat_payload_json without the `changes` field (the secret fields redacted
+ * all the same). */
+static int payload_json(const evt_envelope *e, pv_buf *out) {
   const cat_event *ce = cat_find(e->type.ptr, e->type.len, e->type_version);
-  if ((want & FOLD_CHANGES) || !ce) return cat_payload_json(ce, e->payload, e->payload_len, out);
+  if (!ce) return cat_payload_json(ce, e->payload, e->payload_len, out);
   return cat_payload_json_omit(ce, e->payload, e->payload_len, "changes", out);
 }
 
@@ -204,7 +187,7 @@ static int fold_json(pg_conn *c, const char *sql, unsigned want, const evt_envel
     pv_buf_addstr(&batch, ",\"d\":");
     bool link = (want & FOLD_LINK) && is_contact_event(e);
     if (link) pv_buf_addstr(&batch, "{}");
-    else rc = payload_json(e, want, &batch);
+    else rc = payload_json(e, &batch);
     if (rc) {
       pv_error_set(err, rc, "/payload", "the payload of position %" PRIu64 " is not valid msgpack",
                    e->position);
@@ -232,12 +215,4 @@ int proj_accounts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_erro
 
 int proj_contacts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
   return fold_json(c, "SELECT rm_lib.fold_contacts($1::jsonb)", FOLD_DIGEST, events, n, err);
-}
-
-int proj_field_changes_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_field_changes($1::jsonb)", FOLD_CHANGES | FOLD_SECRET, events, n, err);
-}
-
-int proj_timeline_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_timeline($1::jsonb)", FOLD_CHANGES, events, n, err);
 }

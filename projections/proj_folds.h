@@ -17,6 +17,7 @@ int proj_domain_sets_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_e
 /* proj_directory.c: accounts and contacts (issue 5) */
 int proj_accounts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 int proj_contacts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
+/* proj_trail.c: the audit trail of field changes and the timeline */
 int proj_field_changes_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 int proj_timeline_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 int proj_segments_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);

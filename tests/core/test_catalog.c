@@ -73,6 +73,10 @@ static void test_secret_fields_are_redacted(void) {
   ASSERT(!cat_field_find(ev, "email", 5)->secret);
   ASSERT(cat_name_is_secret("password_hash", 13));
   ASSERT(!cat_name_is_secret("email", 5));
+  ASSERT(cat_name_is_secret("live_hash", 9));
+  ASSERT(!cat_name_is_secret("password", 8));             /* a prefix */
+  ASSERT(!cat_name_is_secret("password_hashes", 15));     /* longer */
+  ASSERT(!cat_name_is_secret("password_hash\0x", 15));    /* NUL inside */
   pv_buf b = PV_BUF_INIT, json = PV_BUF_INIT;
   msgpack_packer pk;
   mp_packer_init(&pk, &b);

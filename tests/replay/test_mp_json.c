@@ -197,8 +197,36 @@ static void test_next_reads_one_value_of_many(void) {
   pv_buf_release(&b);
 }
 
+/* mpj_append_text gives what a JSON reader gets back from mpj_append_str,
+ * byte for byte, for escapes, unicode, bad UTF-8 and NUL alike. */
+static void test_text_is_the_string_read_back(void) {
+  static const struct {
+    const char *s;
+    size_t len;
+  } cases[] = {
+#define CASE(lit) {lit, sizeof lit - 1}
+      CASE("plain"),         CASE("a\"b\\c/d\n\r\t\b\f\x01"),
+      CASE("a\0b"),          CASE("\xe2\x80\xa8 J\xc3\xa9r\xc3\xb4me \xf0\x9f\x98\x80"),
+      CASE("a\xff" "b\xc0\x80"), CASE("\xe2\x82"),
+      CASE(""),
+#undef CASE
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    pv_buf js = PV_BUF_INIT, text = PV_BUF_INIT;
+    mpj_append_str(&js, cases[i].s, cases[i].len);
+    mpj_append_text(&text, cases[i].s, cases[i].len);
+    cJSON *doc = cJSON_ParseWithLength(js.data, js.len);
+    ASSERT(doc != NULL);
+    ASSERT_STR_EQ(text.data, cJSON_GetStringValue(doc));
+    ASSERT_EQ(strlen(text.data), text.len);
+    cJSON_Delete(doc);
+    pv_buf_release(&js);
+    pv_buf_release(&text);
+  }
+}
+
 TEST_MAIN(TEST(test_scalars), TEST(test_floats), TEST(test_string_escaping),
           TEST(test_unicode_passes_through), TEST(test_invalid_utf8_becomes_replacement_characters),
           TEST(test_binary_and_ext_as_base64), TEST(test_nesting), TEST(test_depth_limit),
           TEST(test_bad_input_is_refused_and_output_untouched),
-          TEST(test_next_reads_one_value_of_many))
+          TEST(test_next_reads_one_value_of_many), TEST(test_text_is_the_string_read_back))
