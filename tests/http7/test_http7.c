@@ -472,6 +472,14 @@ static void test_lead_state_machine(void) {
   h7_stop(&h);
 }
 
+/* POST /api/leads answers status, naming field. */
+static void lead_refused(h7 *h, const char *body, int status, const char *field) {
+  cJSON *j;
+  call(h, "POST", "/api/leads", h->tok_qa, NULL, body, status, &j);
+  ASSERT_STR_EQ(jstr(j, "field"), field);
+  cJSON_Delete(j);
+}
+
 /* A lead's email and phone are its contact's, read when the lead is made:
  * a request cannot set them, a missing or merged contact is refused, and
  * the suppression check reads the contact's identifiers. */
@@ -493,19 +501,13 @@ static void test_lead_takes_its_contacts_identifiers(void) {
   snprintf(body, sizeof body,
            "{\"contact_id\":\"%s\",\"campaign_id\":\"camp-1\",\"email\":\"other@x.example\"}",
            contact);
-  call(&h, "POST", "/api/leads", h.tok_qa, NULL, body, 400, &j);
-  ASSERT_STR_EQ(jstr(j, "field"), "/email");
-  cJSON_Delete(j);
+  lead_refused(&h, body, 400, "/email");
   snprintf(body, sizeof body,
            "{\"contact_id\":\"%s\",\"campaign_id\":\"camp-1\",\"phone\":\"+14155550100\"}",
            contact);
-  call(&h, "POST", "/api/leads", h.tok_qa, NULL, body, 400, &j);
-  ASSERT_STR_EQ(jstr(j, "field"), "/phone");
-  cJSON_Delete(j);
-  call(&h, "POST", "/api/leads", h.tok_qa, NULL,
-       "{\"contact_id\":\"nobody\",\"campaign_id\":\"camp-1\"}", 404, &j);
-  ASSERT_STR_EQ(jstr(j, "field"), "/contact_id");
-  cJSON_Delete(j);
+  lead_refused(&h, body, 400, "/phone");
+  lead_refused(&h, "{\"contact_id\":\"nobody\",\"campaign_id\":\"camp-1\"}", 404,
+               "/contact_id");
 
   /* made from the contact: its normalized email and E.164 phone */
   char lead[64];
@@ -532,9 +534,7 @@ static void test_lead_takes_its_contacts_identifiers(void) {
   snprintf(body, sizeof body, "{\"winner_id\":\"%s\",\"loser_id\":\"%s\"}", contact, loser);
   call(&h, "POST", "/api/contacts/merge", h.tok_admin, NULL, body, 200, NULL);
   snprintf(body, sizeof body, "{\"contact_id\":\"%s\",\"campaign_id\":\"camp-1\"}", loser);
-  call(&h, "POST", "/api/leads", h.tok_qa, NULL, body, 409, &j);
-  ASSERT_STR_EQ(jstr(j, "field"), "/contact_id");
-  cJSON_Delete(j);
+  lead_refused(&h, body, 409, "/contact_id");
   h7_stop(&h);
 }
 
