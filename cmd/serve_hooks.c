@@ -1,6 +1,7 @@
 /* serve_hooks — see serve_hooks.h. */
 #include "cmd/serve_hooks.h"
 
+#include "adapters/http/handlers/api.h"
 #include "adapters/http/http_metrics.h"
 
 #include <stdio.h>
@@ -50,8 +51,15 @@ static void wait_for_projections(void *ctx, http_request *req, uint64_t position
   serve_hooks *h = ctx;
   const char *names[HOOKS_MAX_PROJECTIONS];
   size_t n = 0;
-  for (size_t i = 0; i < proj_count() && n < HOOKS_MAX_PROJECTIONS; i++)
-    names[n++] = proj_at(i)->name;
+  /* what the route reads (api_reads.c); every projection when unlisted */
+  const char *const *reads = api_route_reads(http_request_route(req));
+  if (reads) {
+    while (reads[n] && n < HOOKS_MAX_PROJECTIONS) names[n] = reads[n], n++;
+    if (n == 0) return http_request_position_done(req, 0);
+  } else {
+    for (size_t i = 0; i < proj_count() && n < HOOKS_MAX_PROJECTIONS; i++)
+      names[n++] = proj_at(i)->name;
+  }
   int rc = proj_wait_position(h->projections, names, n, position, timeout_ms,
                               http_request_loop(req), position_reached, req);
   if (rc) http_request_position_done(req, rc);

@@ -12,6 +12,7 @@
 
 #include "tests/pg/pg_testdb.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -613,7 +614,62 @@ static void test_export_streams_20k_rows(void) {
   r5_stop(&x);
 }
 
+/* Every GET route says which read models it reads (api_reads.c), by
+ * projection names of the registry: Pivotal-Min-Position waits for those. */
+static void test_every_query_route_names_what_it_reads(void) {
+  size_t gets = 0;
+  for (size_t i = 0; i < http_routes_count; i++) {
+    const http_route *r = &http_routes[i];
+    if (r->method != HTTP_METHOD_GET) continue;
+    gets++;
+    const char *const *reads = api_route_reads(r);
+    if (!reads) test__fail(__FILE__, __LINE__, "GET %s says nothing of what it reads", r->path);
+    for (size_t k = 0; reads[k]; k++)
+      if (!proj_find(reads[k]))
+        test__fail(__FILE__, __LINE__, "GET %s reads \"%s\", no projection", r->path, reads[k]);
+  }
+  ASSERT_LE(40, gets);
+}
+
+/* Pivotal-Min-Position waits for what the route reads only: with the
+ * timeline's table locked (its fold stuck), a contact is read at the
+ * position of its update while its timeline answers 504. */
+static void test_min_position_waits_only_for_what_the_route_reads(void) {
+  r5 x;
+  r5_start(&x);
+  char id[ENTITY_ID_LEN + 1];
+  r5_contact(&x, NULL, "wait@example.com", "Wai", "Ting", NULL, "import", 1000, id);
+  r5_sync(&x);
+  pg_conn *lock = NULL;
+  pv_error err = PV_ERROR_INIT;
+  ASSERT_OK(pg_connect(&lock, x.pg.db, &err));
+  ASSERT_OK(pg_exec(lock, "BEGIN", 0, NULL, NULL, &err));
+  ASSERT_OK(pg_exec(lock, "LOCK TABLE rm_timeline.entries IN ACCESS EXCLUSIVE MODE", 0, NULL,
+                    NULL, &err));
+  r5_contact(&x, NULL, "wait@example.com", "Waiting", "Ting", NULL, "manual", 2000, NULL);
+  char header[64], path[128];
+  snprintf(header, sizeof header, "Pivotal-Min-Position: %" PRIu64 "\r\n",
+           log_head(x.pg.t.log));
+  test_response r;
+  snprintf(path, sizeof path, "/api/contacts/%s", id);
+  ASSERT_EQ(apit_req(&x.pg.t, "GET", path, x.tok_agent, header, NULL, &r), 200);
+  cJSON *j = cJSON_ParseWithLength(r.body.data, r.body.len);
+  ASSERT_STR_EQ(cJSON_GetObjectItem(j, "first_name")->valuestring, "Waiting");
+  cJSON_Delete(j);
+  test_response_release(&r);
+  snprintf(path, sizeof path, "/api/contacts/%s/timeline", id);
+  ASSERT_EQ(apit_req(&x.pg.t, "GET", path, x.tok_agent, header, NULL, &r), 504);
+  test_response_release(&r);
+  ASSERT_OK(pg_exec(lock, "COMMIT", 0, NULL, NULL, &err));
+  ASSERT_EQ(apit_req(&x.pg.t, "GET", path, x.tok_agent, header, NULL, &r), 200);
+  test_response_release(&r);
+  pg_conn_free(lock);
+  r5_stop(&x);
+}
+
 PG_TEST_MAIN(TEST(test_fixtures_through_the_read_side),
              TEST(test_keyset_pages_sorts_and_injection),
              TEST(test_search_ranks_the_exact_match_first),
-             TEST(test_export_streams_20k_rows))
+             TEST(test_export_streams_20k_rows),
+             TEST(test_every_query_route_names_what_it_reads),
+             TEST(test_min_position_waits_only_for_what_the_route_reads))

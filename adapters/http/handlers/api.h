@@ -102,6 +102,14 @@ int api_load_jwt_key(const char *key_file, const char *data_dir,
                      uint8_t key[API_JWT_KEY_MAX], size_t *len, pv_error *err);
 
 /*
+ * Read your writes: the projections whose read models route's handler
+ * reads (NULL-terminated; empty when it reads none, so a request with
+ * Pivotal-Min-Position need not wait), or NULL for a route not listed
+ * (api_reads.c), which waits for every projection.
+ */
+const char *const *api_route_reads(const http_route *route);
+
+/*
  * The unsubscribe links' HMAC key: read from key_file when it is not empty
  * (exactly API_UNSUB_KEY_BYTES raw bytes), else from DATA_DIR/unsub.key,
  * made once (random, mode 0600) when absent.
