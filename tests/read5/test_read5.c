@@ -65,7 +65,7 @@ static void assert_counts(r5 *x, const char *id, int direct, int rollup, int lin
 static char *snapshot(const char *url) {
   static const char *const tables[] = {
       "rm_accounts.accounts", "rm_accounts.contact_links", "rm_contacts.contacts",
-      "rm_field_changes.changes", "rm_timeline.entries"};
+      "rm_field_changes.events", "rm_timeline.entries"};
   pg_conn *c = NULL;
   pv_error err = PV_ERROR_INIT;
   ASSERT_OK(pg_connect(&c, url, &err));

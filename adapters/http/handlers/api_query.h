@@ -47,7 +47,13 @@
 #define APIQ_SEARCH_DEFAULT 20
 #define APIQ_SEARCH_MAX 100
 
-/* Items of the audit trail (rm_field_changes.changes r) and the timeline
+/* The audit trail, one row per change: rm_lib.field_changes() (schema/
+ * 056) expands the one row per event of rm_field_changes.events; inlined
+ * by the planner, the routes' conditions on tenant, entity, entity_id,
+ * actor and position reach the table's indexes. */
+#define APIQ_AUDIT_FROM "rm_lib.field_changes() r"
+
+/* Items of the audit trail (APIQ_AUDIT_FROM) and the timeline
  * (rm_timeline.entries r), shared by the contact, account and actor routes. */
 #define APIQ_AUDIT_ITEM                                                                \
   "jsonb_build_object('position', r.position, 'seq', r.seq, 'entity', r.entity, " \
