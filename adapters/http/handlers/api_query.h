@@ -14,7 +14,11 @@
  * Pagination is keyset, never OFFSET: rows are ordered by (sort key,
  * tiebreak) and the opaque cursor (base64url of ["sort", key, tiebreak])
  * holds the last row's pair; the next page is the rows after it. A cursor
- * is only valid with the sort that made it.
+ * is only valid with the sort that made it. Next to the row comparison
+ * ((sort), tiebreak) > (key, tiebreak) goes the redundant (sort) >= key
+ * (<= descending): an index on the sort key can start there even when the
+ * tiebreak is computed (the audit trail's seq, from a jsonb array), where
+ * the row comparison alone made a deep page scan from the first row.
  *
  * Export: the list's query (same filters and sort, no limit) runs as a
  * server-side cursor (BEGIN READ ONLY; DECLARE ... NO SCROLL CURSOR;
