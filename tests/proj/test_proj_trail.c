@@ -3,13 +3,18 @@
  * computed in C, one COPY) against the SQL folds they replace
  * (rm_lib.fold_field_changes and rm_lib.fold_timeline of schema/011, fed
  * the jsonb batch proj_directory.c used to build for them): the same
- * events folded both ways into two schemas of the same tables must leave
- * equal rows, every column (jsonb compared as jsonb). The events cover
- * every branch of the SQL: several changes with and without source,
- * priority and observed_at, old or new missing, nested values and strings
- * needing escapes, custom fields, a secret-named field, the pseudo-fields
- * (deleted, merged_into, identifiers, alternate_domains, definition),
- * notes on contacts, accounts and odd subjects, a stream without '-'.
+ * events folded both ways must leave equal rows, every column (jsonb
+ * compared as jsonb, so a JSON null is not an absent value). The SQL fold
+ * writes the old one-row-per-change shape into a scratch schema; the C
+ * fold writes one row per event into rm_field_changes.events, compared
+ * through rm_lib.field_changes(), the expansion the API reads (schema/
+ * 056). The events cover every branch of the SQL: several changes with and
+ * without source, priority and observed_at, old or new missing or null,
+ * nested values and strings needing escapes, custom fields, a
+ * secret-named field, the pseudo-fields (deleted, merged_into,
+ * identifiers, alternate_domains, definition), notes on contacts,
+ * accounts and odd subjects, a stream without '-'. Migration 056's
+ * conversion of old rows is checked the same way.
  */
 #include "tests/proj/proj_testutil.h"
 
@@ -214,16 +219,18 @@ static void old_batch(const events *es, pv_buf *b) {
 
 /* ---- the two ways ------------------------------------------------------ */
 
-static void make_schema(pg_conn *c, const char *s) {
-  char sql[256];
-  snprintf(sql, sizeof sql, "CREATE SCHEMA %s", s);
-  exec_ok(c, sql, 0, NULL);
-  snprintf(sql, sizeof sql,
-           "CREATE TABLE %s.changes (LIKE rm_field_changes.changes INCLUDING ALL)", s);
-  exec_ok(c, sql, 0, NULL);
-  snprintf(sql, sizeof sql, "CREATE TABLE %s.entries (LIKE rm_timeline.entries INCLUDING ALL)",
-           s);
-  exec_ok(c, sql, 0, NULL);
+/* The old one-row-per-change table of schema/011, which rm_lib.
+ * fold_field_changes inserts into, and the timeline's. */
+static void make_sql_schema(pg_conn *c) {
+  exec_ok(c, "CREATE SCHEMA sq", 0, NULL);
+  exec_ok(c,
+          "CREATE TABLE sq.changes (position bigint NOT NULL, seq integer NOT NULL,"
+          " tenant text NOT NULL, entity text NOT NULL, entity_id text NOT NULL,"
+          " field text NOT NULL, old_value jsonb, new_value jsonb, source text,"
+          " priority integer, observed_at text, actor text NOT NULL,"
+          " ts timestamptz NOT NULL, event_type text NOT NULL, PRIMARY KEY (position, seq))",
+          0, NULL);
+  exec_ok(c, "CREATE TABLE sq.entries (LIKE rm_timeline.entries INCLUDING ALL)", 0, NULL);
 }
 
 static void use_schema(pg_conn *c, const char *s) {
@@ -231,18 +238,22 @@ static void use_schema(pg_conn *c, const char *s) {
   exec_ok(c, "SELECT set_config('search_path', $1, false)", 1, v);
 }
 
-static void fold_sql(pg_conn *c, const events *es) {
+/* The SQL folds of the events, into the tables named changes and entries
+ * on search_path. */
+static void fold_sql(pg_conn *c, const events *es, const char *search_path) {
   pv_buf b = PV_BUF_INIT;
   old_batch(es, &b);
-  use_schema(c, "sq");
+  use_schema(c, search_path);
   const char *v[] = {b.data};
   exec_ok(c, "SELECT rm_lib.fold_field_changes($1::jsonb)", 1, v);
   exec_ok(c, "SELECT rm_lib.fold_timeline($1::jsonb)", 1, v);
   pv_buf_release(&b);
 }
 
+/* The C folds, into the read models' own tables (the engine's
+ * search_path is the projection's schema). */
 static void fold_c(pg_conn *c, const evt_envelope *ev, size_t n) {
-  use_schema(c, "cc");
+  use_schema(c, "rm_field_changes, rm_timeline");
   pv_error err = PV_ERROR_INIT;
   if (proj_find("field_changes")->fold(c, ev, n, &err))
     test__fail(__FILE__, __LINE__, "field_changes: %s: %s", err.message, err.detail);
@@ -250,49 +261,72 @@ static void fold_c(pg_conn *c, const evt_envelope *ev, size_t n) {
     test__fail(__FILE__, __LINE__, "timeline: %s: %s", err.message, err.detail);
 }
 
-static void assert_same(pg_conn *c) {
-  static const char *const tables[] = {"changes", "entries"};
+/* Equal multisets of rows, each side a table or a set-returning call. */
+static void assert_rows_equal(pg_conn *c, const char *a, const char *b, int line) {
   char sql[512];
-  for (size_t i = 0; i < 2; i++) {
-    snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM ((SELECT * FROM sq.%s EXCEPT ALL SELECT * FROM cc.%s) UNION ALL"
-             " (SELECT * FROM cc.%s EXCEPT ALL SELECT * FROM sq.%s)) d",
-             tables[i], tables[i], tables[i], tables[i]);
-    int64_t diff = ptu_query_i64(c, sql);
-    if (diff != 0) test__fail(__FILE__, __LINE__, "%s: %lld rows differ", tables[i], (long long)diff);
-  }
+  snprintf(sql, sizeof sql,
+           "SELECT count(*) FROM ((SELECT * FROM %s EXCEPT ALL SELECT * FROM %s) UNION ALL"
+           " (SELECT * FROM %s EXCEPT ALL SELECT * FROM %s)) d",
+           a, b, b, a);
+  int64_t diff = ptu_query_i64(c, sql);
+  if (diff != 0) test__fail(__FILE__, line, "%s vs %s: %lld rows differ", a, b, (long long)diff);
+}
+
+static void assert_same(pg_conn *c) {
+  assert_rows_equal(c, "sq.changes", "rm_lib.field_changes()", __LINE__);
+  assert_rows_equal(c, "sq.entries", "rm_timeline.entries", __LINE__);
 }
 
 static void test_c_folds_equal_the_sql_folds(void) {
   char *url = ptu_db();
   pg_conn *c = ptu_connect(url);
-  make_schema(c, "sq");
-  make_schema(c, "cc");
+  make_sql_schema(c);
   events es;
   events_make(&es, 1);
-  fold_sql(c, &es);
+  fold_sql(c, &es, "sq");
   /* in two batches, as the engine may cut them */
   fold_c(c, es.ev, 5);
   fold_c(c, es.ev + 5, NSPECS - 5);
   assert_same(c);
   /* the cases did happen */
-  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM cc.changes"), 31);
-  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM cc.entries"), (int64_t)NSPECS - 3);
-  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM cc.changes WHERE field IN"
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_lib.field_changes()"), 31);
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_timeline.entries"), (int64_t)NSPECS - 3);
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_lib.field_changes() WHERE field IN"
                              " ('password_hash', 'live_hash') AND old_value = '\"[redacted]\"'"
                              " AND new_value = '\"[redacted]\"'"), 2);
-  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM cc.changes WHERE position = 2 AND seq = 1"
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_lib.field_changes()"
+                             " WHERE position = 2 AND seq = 1"
                              " AND source = 'manual' AND priority IS NULL AND observed_at IS NULL"), 1);
-  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM cc.changes WHERE field = 'title'"
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_lib.field_changes() WHERE field = 'title'"
                              " AND new_value IS NULL"), 1);
-  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM cc.changes WHERE seq > 1000"), 15);
-  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM cc.changes WHERE entity = 'custom_field'"
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_lib.field_changes() WHERE seq > 1000"), 15);
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_lib.field_changes()"
+                             " WHERE entity = 'custom_field'"
                              " AND entity_id = 'account.tier' AND new_value ? 'options'"), 1);
-  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM cc.entries WHERE kind = 'note'"
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_timeline.entries WHERE kind = 'note'"
                              " AND detail->>'text' LIKE 'multi\nline tab\tnl%'"), 1);
-  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM cc.entries WHERE entity = 'lead'"
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_timeline.entries WHERE entity = 'lead'"
                              " AND entity_id = 'lead'"), 1);
-  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM cc.entries WHERE detail ? 'other_id'"), 5);
+  ASSERT_EQ(
+      ptu_query_i64(c, "SELECT count(*) FROM rm_timeline.entries WHERE detail ? 'other_id'"),
+      5);
+  /* one row per event that changes something */
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_field_changes.events"), 17);
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(DISTINCT position) FROM rm_lib.field_changes()"), 17);
+  /* a JSON null old or new is the key with null, an absent one no key,
+   * and the expansion tells them apart (jsonb_to_recordset would not) */
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_field_changes.events e,"
+                             " jsonb_array_elements(e.changes) c(ch) WHERE"
+                             " (ch->>'field' = 'first_name' AND ch->'old' = 'null' AND ch ? 'new')"
+                             " OR (ch->>'field' = 'title' AND ch ? 'old' AND NOT ch ? 'new')"
+                             " OR (ch->>'field' = 'industry' AND ch->'new' = 'null')"), 3);
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_lib.field_changes() WHERE"
+                             " (field = 'first_name' AND old_value = 'null')"
+                             " OR (field = 'title' AND new_value IS NULL AND old_value = '\"CTO\"')"
+                             " OR (field = 'industry' AND new_value = 'null')"), 3);
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_lib.field_changes() WHERE"
+                             " old_value IS NULL"),
+            ptu_query_i64(c, "SELECT count(*) FROM sq.changes WHERE old_value IS NULL"));
   events_release(&es);
   pg_conn_free(c);
   pg_testdb_drop(url);
@@ -304,7 +338,6 @@ static void test_c_folds_equal_the_sql_folds(void) {
 static void test_unreadable_changes_fail_the_batch(void) {
   char *url = ptu_db();
   pg_conn *c = ptu_connect(url);
-  make_schema(c, "cc");
   events es;
   events_make(&es, 1);
   pv_buf bad = PV_BUF_INIT;
@@ -318,15 +351,31 @@ static void test_unreadable_changes_fail_the_batch(void) {
   mp_pack_cstr(&pk, "not a map");
   es.ev[3].payload = (const uint8_t *)bad.data;
   es.ev[3].payload_len = bad.len;
-  use_schema(c, "cc");
+  use_schema(c, "rm_field_changes, rm_timeline");
   static const char *const names[] = {"field_changes", "timeline"};
   for (size_t k = 0; k < 2; k++) {
     pv_error err = PV_ERROR_INIT;
     ASSERT_ERR(proj_find(names[k])->fold(c, es.ev, NSPECS, &err), PV_EBADTYPE);
     ASSERT(strstr(err.message, "position 4") != NULL);
   }
-  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM cc.changes"), 0);
-  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM cc.entries"), 0);
+  /* a priority the old integer column refused */
+  pv_buf_reset(&bad);
+  mp_packer_init(&pk, &bad);
+  msgpack_pack_map(&pk, 1);
+  mp_pack_cstr(&pk, "changes");
+  msgpack_pack_array(&pk, 1);
+  msgpack_pack_map(&pk, 2);
+  mp_pack_cstr(&pk, "field");
+  mp_pack_cstr(&pk, "email");
+  mp_pack_cstr(&pk, "priority");
+  msgpack_pack_int64(&pk, (int64_t)INT32_MAX + 1);
+  es.ev[3].payload = (const uint8_t *)bad.data;
+  es.ev[3].payload_len = bad.len;
+  pv_error err = PV_ERROR_INIT;
+  ASSERT_ERR(proj_find("field_changes")->fold(c, es.ev, NSPECS, &err), PV_EINVAL);
+  ASSERT(strstr(err.message, "position 4") != NULL);
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_field_changes.events"), 0);
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM rm_timeline.entries"), 0);
   pv_buf_release(&bad);
   events_release(&es);
   pg_conn_free(c);
@@ -334,4 +383,42 @@ static void test_unreadable_changes_fail_the_batch(void) {
   free(url);
 }
 
-PG_TEST_MAIN(TEST(test_c_folds_equal_the_sql_folds), TEST(test_unreadable_changes_fail_the_batch))
+/* Migration 056 turns the rows of the old table into rows per event: the
+ * SQL fold's rows, written before it, read back through
+ * rm_lib.field_changes() unchanged, and the converted rows are those the
+ * C fold writes (these events' payload source is recoverable from their
+ * rows). */
+static void test_migration_converts_the_old_rows(void) {
+  char *url = pg_testdb_create();
+  pg_conn *c = ptu_connect(url);
+  size_t before = 0;
+  while (before < pg_schema_migrations_count && pg_schema_migrations[before].version < 56)
+    before++;
+  pv_error err = PV_ERROR_INIT;
+  if (pg_migrate(c, pg_schema_migrations, before, NULL, NULL, NULL, &err))
+    test__fail(__FILE__, __LINE__, "migrate: %s: %s", err.message, err.detail);
+  events es;
+  events_make(&es, 1);
+  fold_sql(c, &es, "rm_field_changes, rm_timeline");
+  exec_ok(c, "CREATE TABLE public.old_rows AS SELECT * FROM rm_field_changes.changes", 0, NULL);
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM public.old_rows"), 31);
+  if (pg_migrate(c, pg_schema_migrations, pg_schema_migrations_count, NULL, NULL, NULL, &err))
+    test__fail(__FILE__, __LINE__, "migrate: %s: %s", err.message, err.detail);
+  ASSERT_EQ(ptu_query_i64(c, "SELECT count(*) FROM pg_tables WHERE schemaname ="
+                             " 'rm_field_changes' AND tablename = 'changes'"), 0);
+  assert_rows_equal(c, "public.old_rows", "rm_lib.field_changes()", __LINE__);
+  exec_ok(c, "CREATE SCHEMA cc", 0, NULL);
+  exec_ok(c, "CREATE TABLE cc.events (LIKE rm_field_changes.events INCLUDING ALL)", 0, NULL);
+  exec_ok(c, "CREATE TABLE cc.entries (LIKE rm_timeline.entries INCLUDING ALL)", 0, NULL);
+  use_schema(c, "cc");
+  if (proj_find("field_changes")->fold(c, es.ev, NSPECS, &err))
+    test__fail(__FILE__, __LINE__, "field_changes: %s: %s", err.message, err.detail);
+  assert_rows_equal(c, "cc.events", "rm_field_changes.events", __LINE__);
+  events_release(&es);
+  pg_conn_free(c);
+  pg_testdb_drop(url);
+  free(url);
+}
+
+PG_TEST_MAIN(TEST(test_c_folds_equal_the_sql_folds), TEST(test_unreadable_changes_fail_the_batch),
+             TEST(test_migration_converts_the_old_rows))

@@ -66,7 +66,7 @@ static void assert_counts(r5 *x, const char *id, int direct, int rollup, int lin
 static char *snapshot(const char *url) {
   static const char *const tables[] = {
       "rm_accounts.accounts", "rm_accounts.contact_links", "rm_contacts.contacts",
-      "rm_field_changes.changes", "rm_timeline.entries"};
+      "rm_field_changes.events", "rm_timeline.entries"};
   pg_conn *c = NULL;
   pv_error err = PV_ERROR_INIT;
   ASSERT_OK(pg_connect(&c, url, &err));
@@ -667,9 +667,104 @@ static void test_min_position_waits_only_for_what_the_route_reads(void) {
   r5_stop(&x);
 }
 
+/* ---- the audit trail's keyset pages ------------------------------------ */
+
+/* The count of one SQL query without parameters. */
+static int64_t count_sql(r5 *x, const char *sql) {
+  pg_conn *c = NULL;
+  pv_error err = PV_ERROR_INIT;
+  ASSERT_OK(pg_connect(&c, x->pg.db, &err));
+  PGresult *res = NULL;
+  ASSERT_OK(pg_exec(c, sql, 0, NULL, &res, &err));
+  int64_t n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+  PQclear(res);
+  pg_conn_free(c);
+  return n;
+}
+
+/* Walks every page of an audit path (which has a query string) limit items
+ * at a time: the items must come in strictly increasing (position, seq)
+ * order (decreasing with desc) and be, item for item, those of one page
+ * holding them all. Returns: how many. */
+static int walk_audit(r5 *x, const char *token, const char *path, int limit, bool desc) {
+  cJSON *all = get_ok(x, token, "%s&limit=1000", path);
+  ASSERT(jstr(all, "next_cursor") == NULL);
+  int n = cJSON_GetArraySize(items(all)), k = 0, pages = 0;
+  double last_pos = 0, last_seq = 0;
+  pv_buf cursor = PV_BUF_INIT;
+  for (;;) {
+    cJSON *j = cursor.len ? get_ok(x, token, "%s&limit=%d&cursor=%s", path, limit, cursor.data)
+                          : get_ok(x, token, "%s&limit=%d", path, limit);
+    pages++;
+    cJSON *it;
+    cJSON_ArrayForEach(it, items(j)) {
+      double pos = jnum(it, "position"), seq = jnum(it, "seq");
+      if (k > 0) {
+        bool after = pos > last_pos || (pos == last_pos && seq > last_seq);
+        bool before = pos < last_pos || (pos == last_pos && seq < last_seq);
+        if (desc ? !before : !after)
+          test__fail(__FILE__, __LINE__, "%s: (%.0f, %.0f) after (%.0f, %.0f)", path, pos, seq,
+                     last_pos, last_seq);
+      }
+      last_pos = pos;
+      last_seq = seq;
+      if (k >= n) test__fail(__FILE__, __LINE__, "%s: more than %d items", path, n);
+      char *a = cJSON_PrintUnformatted(it);
+      char *b = cJSON_PrintUnformatted(cJSON_GetArrayItem(items(all), k));
+      if (strcmp(a, b) != 0)
+        test__fail(__FILE__, __LINE__, "%s: item %d: %s, want %s", path, k, a, b);
+      free(a);
+      free(b);
+      k++;
+    }
+    const char *next = jstr(j, "next_cursor");
+    pv_buf_reset(&cursor);
+    if (next) pv_buf_addstr(&cursor, next);
+    cJSON_Delete(j);
+    if (!next) break;
+  }
+  if (k != n) test__fail(__FILE__, __LINE__, "%s: %d items of %d", path, k, n);
+  ASSERT(pages >= n / limit);
+  pv_buf_release(&cursor);
+  cJSON_Delete(all);
+  return n;
+}
+
+/* The audit trail is stored one row per event and shown one item per
+ * change: pages cut inside an event's changes and walk an actor's and an
+ * entity's changes completely, in order, both ways. */
+static void test_audit_pages_walk_in_order(void) {
+  r5 x;
+  r5_start(&x);
+  r5_seed(&x, "walker", "audit.example", 40, odd_first);
+  char id[33];
+  r5_contact(&x, NULL, "many@audit.example", "A", "B", "CTO", "form", 1700000000000000, id);
+  r5_contact(&x, NULL, "many@audit.example", "C", "D", "CEO", "crm", 1700000000100000, NULL);
+  r5_contact(&x, NULL, "many@audit.example", "E", "F", "CFO", "crm", 1700000000200000, NULL);
+  r5_contact(&x, NULL, "many@audit.example", "G", "H", "COO", "crm", 1700000000300000, NULL);
+  r5_sync(&x);
+  int64_t seeded = count_sql(
+      &x, "SELECT count(*) FROM rm_lib.field_changes() WHERE actor = 'user:seed'");
+  int64_t events = count_sql(
+      &x, "SELECT count(*) FROM rm_field_changes.events WHERE actor = 'user:seed'");
+  ASSERT_EQ(events, 40);
+  ASSERT(seeded > 2 * events); /* several changes an event: pages cut inside events */
+  ASSERT_EQ(walk_audit(&x, x.tok_data_ops, "/api/audit?actor=user%3Aseed", 7, false), seeded);
+  ASSERT_EQ(walk_audit(&x, x.tok_data_ops, "/api/audit?actor=user%3Aseed&sort=-position", 5, true),
+            seeded);
+  char path[128];
+  snprintf(path, sizeof path, "/api/contacts/%s/audit?sort=position", id);
+  int n = walk_audit(&x, x.tok_agent, path, 2, false);
+  ASSERT(n >= 10); /* created (email, names, title, ...) and three updates of three fields */
+  snprintf(path, sizeof path, "/api/contacts/%s/audit?sort=-position", id);
+  ASSERT_EQ(walk_audit(&x, x.tok_agent, path, 3, true), n);
+  r5_stop(&x);
+}
+
 PG_TEST_MAIN(TEST(test_fixtures_through_the_read_side),
              TEST(test_keyset_pages_sorts_and_injection),
              TEST(test_search_ranks_the_exact_match_first),
              TEST(test_export_streams_20k_rows),
              TEST(test_every_query_route_names_what_it_reads),
-             TEST(test_min_position_waits_only_for_what_the_route_reads))
+             TEST(test_min_position_waits_only_for_what_the_route_reads),
+             TEST(test_audit_pages_walk_in_order))

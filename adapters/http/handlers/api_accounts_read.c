@@ -76,7 +76,7 @@ static const apiq_filter audit_filters[] = {{"field", "r.field = $?", APIQ_CHECK
 static const apiq_filter timeline_filters[] = {{"kind", "r.kind = $?", APIQ_CHECK_TEXT}};
 
 static const apiq_resource account_audit = {
-    .from = "rm_field_changes.changes r",
+    .from = APIQ_AUDIT_FROM,
     .where = "r.tenant = $1 AND r.entity = 'account' AND r.entity_id = $2",
     .tiebreak = "r.seq",
     .tiebreak_kind = APIQ_INT,

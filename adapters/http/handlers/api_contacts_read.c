@@ -77,7 +77,7 @@ static const apiq_sort audit_sorts[] = {{"position", "r.position", APIQ_INT}};
 static const apiq_filter audit_filters[] = {{"field", "r.field = $?", APIQ_CHECK_TEXT}};
 
 static const apiq_resource contact_audit = {
-    .from = "rm_field_changes.changes r",
+    .from = APIQ_AUDIT_FROM,
     .where = "r.tenant = $1 AND r.entity = 'contact' AND r.entity_id = $2",
     .tiebreak = "r.seq",
     .tiebreak_kind = APIQ_INT,

@@ -422,6 +422,9 @@ int apiq_build(const apiq_resource *res, apiq_mode mode, const char *qs,
       pv_buf_addf(sql, " AND ((%s), %s) %s ($%d::%s, $%d::%s)", q->sort->expr, res->tiebreak,
                   q->desc ? "<" : ">", kidx, kind_cast(q->sort->kind), tidx,
                   kind_cast(res->tiebreak_kind));
+      /* redundant, for an index on the sort key (api_query.h) */
+      pv_buf_addf(sql, " AND (%s) %s $%d::%s", q->sort->expr, q->desc ? "<=" : ">=", kidx,
+                  kind_cast(q->sort->kind));
     }
   }
 

@@ -14,7 +14,11 @@
  * Pagination is keyset, never OFFSET: rows are ordered by (sort key,
  * tiebreak) and the opaque cursor (base64url of ["sort", key, tiebreak])
  * holds the last row's pair; the next page is the rows after it. A cursor
- * is only valid with the sort that made it.
+ * is only valid with the sort that made it. Next to the row comparison
+ * ((sort), tiebreak) > (key, tiebreak) goes the redundant (sort) >= key
+ * (<= descending): an index on the sort key can start there even when the
+ * tiebreak is computed (the audit trail's seq, from a jsonb array), where
+ * the row comparison alone made a deep page scan from the first row.
  *
  * Export: the list's query (same filters and sort, no limit) runs as a
  * server-side cursor (BEGIN READ ONLY; DECLARE ... NO SCROLL CURSOR;
@@ -47,7 +51,13 @@
 #define APIQ_SEARCH_DEFAULT 20
 #define APIQ_SEARCH_MAX 100
 
-/* Items of the audit trail (rm_field_changes.changes r) and the timeline
+/* The audit trail, one row per change: rm_lib.field_changes() (schema/
+ * 056) expands the one row per event of rm_field_changes.events; inlined
+ * by the planner, the routes' conditions on tenant, entity, entity_id,
+ * actor and position reach the table's indexes. */
+#define APIQ_AUDIT_FROM "rm_lib.field_changes() r"
+
+/* Items of the audit trail (APIQ_AUDIT_FROM) and the timeline
  * (rm_timeline.entries r), shared by the contact, account and actor routes. */
 #define APIQ_AUDIT_ITEM                                                                \
   "jsonb_build_object('position', r.position, 'seq', r.seq, 'entity', r.entity, " \

@@ -49,7 +49,7 @@ static const apiq_filter actor_filters[] = {
 };
 
 static const apiq_resource actor_audit = {
-    .from = "rm_field_changes.changes r",
+    .from = APIQ_AUDIT_FROM,
     .where = "r.tenant = $1",
     .tiebreak = "r.seq",
     .tiebreak_kind = APIQ_INT,
