@@ -9,6 +9,7 @@
  * rolls back), the writer (finishing queued commands), closes the log and
  * stops the embedded cluster if this process started it.
  */
+#include "adapters/enrich/enrich_http.h"
 #include "adapters/http/handlers/api.h"
 #include "adapters/pg/pg_embedded.h"
 #include "adapters/pg/pg_migrate.h"
@@ -31,7 +32,8 @@
 
 #define SERVE_USAGE \
   "pivotal serve [--data-dir DIR] [--listen HOST:PORT] [--database-url URL] [--jwt-key-file F]" \
-  " [--unsub-key-file F] [--phone-region CC]"
+  " [--unsub-key-file F] [--phone-region CC] [--enrichment-url URL] [--enrichment-key-file F]" \
+  " [--enrichment-timeout MS]"
 
 static void print_applied(const pg_migration *m, void *arg) {
   (void)arg;
@@ -54,6 +56,7 @@ static int migrate(const char *conninfo, pv_error *err) {
 typedef struct serve_http {
   uv_loop_t loop;
   api *api;
+  enrich_http *enrich; /* NULL: the built-in rules only */
   pthread_t thread;
   bool running;
 } serve_http;
@@ -62,6 +65,38 @@ static void *serve_http_main(void *arg) {
   serve_http *h = arg;
   uv_run(&h->loop, UV_RUN_DEFAULT);
   return NULL;
+}
+
+/* The enrichment provider of the settings, or none (*out NULL) when no URL
+ * is set. Returns: 0 or a PV_E code with err filled. */
+static int enrichment_start(const pv_settings *s, enrich_http **out, pv_error *err) {
+  *out = NULL;
+  if (!s->enrichment_url[0]) return 0;
+  char *end;
+  errno = 0;
+  long total = strtol(s->enrichment_timeout, &end, 10);
+  if (errno || end == s->enrichment_timeout || *end || total <= 0) {
+    pv_error_set(err, PV_EINVAL, NULL, "invalid --enrichment-timeout \"%s\"",
+                 s->enrichment_timeout);
+    pv_error_hint(err, "Milliseconds, e.g. 5000.");
+    return PV_EINVAL;
+  }
+  char key[ENRICH_HTTP_KEY_MAX + 1] = "";
+  int rc = s->enrichment_key_file[0] ? enrich_http_load_key(s->enrichment_key_file, key, err) : 0;
+  if (rc == 0) {
+    enrich_http_config cfg = {
+        .base_url = s->enrichment_url,
+        .key = key,
+        .key_name = s->enrichment_key_file[0] ? s->enrichment_key_file : NULL,
+        .connect_timeout_ms =
+            total < ENRICH_HTTP_CONNECT_TIMEOUT_MS ? total : ENRICH_HTTP_CONNECT_TIMEOUT_MS,
+        .timeout_ms = total,
+    };
+    rc = enrich_http_new(&cfg, out, err);
+  }
+  explicit_bzero(key, sizeof key);
+  if (rc == 0) printf("pivotal: industry enrichment by %s\n", s->enrichment_url);
+  return rc;
 }
 
 /* Loads the key, builds the API on a fresh loop, listens and starts the
@@ -73,6 +108,7 @@ static int serve_http_start(serve_http *h, const pv_settings *s, const char *con
   uint8_t unsub_key[API_UNSUB_KEY_BYTES];
   int rc = api_load_jwt_key(s->jwt_key_file, s->data_dir, key, &key_len, err);
   if (rc == 0) rc = api_load_unsub_key(s->unsub_key_file, s->data_dir, unsub_key, err);
+  if (rc == 0) rc = enrichment_start(s, &h->enrich, err);
   if (rc) {
     memset(key, 0, sizeof key);
     return rc;
@@ -86,6 +122,7 @@ static int serve_http_start(serve_http *h, const pv_settings *s, const char *con
   cfg.http.access_log = stderr;
   cfg.database_conninfo = conninfo;
   cfg.data_dir = s->data_dir;
+  cfg.enricher = h->enrich ? enrich_http_enricher(h->enrich) : NULL;
   uv_loop_init(&h->loop);
   if ((rc = http_config_set_listen(&cfg.http, s->listen, err)) == 0 &&
       (rc = api_new(&h->loop, hooks->writer, &cfg, &h->api, err)) == 0) {
@@ -100,6 +137,8 @@ static int serve_http_start(serve_http *h, const pv_settings *s, const char *con
     api_free(h->api);
     h->api = NULL;
     uv_loop_close(&h->loop);
+    enrich_http_free(h->enrich);
+    h->enrich = NULL;
     return rc;
   }
   h->running = true;
@@ -116,6 +155,8 @@ static void serve_http_stop(serve_http *h) {
   api_free(h->api);
   uv_run(&h->loop, UV_RUN_NOWAIT); /* the password pool frees on this turn */
   uv_loop_close(&h->loop);
+  enrich_http_free(h->enrich); /* after the loop: no lookup is in flight */
+  h->enrich = NULL;
   h->running = false;
 }
 

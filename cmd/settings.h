@@ -25,7 +25,14 @@
   XX(unsub_key_file, "--unsub-key-file", "PIVOTAL_UNSUB_KEY_FILE", "",                          \
      "HMAC key of one-click unsubscribe links (32 raw bytes); empty: DIR/unsub.key, made once") \
   XX(phone_region, "--phone-region", "PIVOTAL_PHONE_REGION", "US",                              \
-     "region (ISO 3166 alpha-2) a phone number without \"+\" is read in")
+     "region (ISO 3166 alpha-2) a phone number without \"+\" is read in")               \
+  XX(enrichment_url, "--enrichment-url", "PIVOTAL_ENRICHMENT_URL", "",                          \
+     "industry enrichment provider speaking the Clearbit Company API (e.g. "                   \
+     "https://company.clearbit.com); empty: the built-in rules only")                          \
+  XX(enrichment_key_file, "--enrichment-key-file", "PIVOTAL_ENRICHMENT_KEY_FILE", "",           \
+     "the provider's bearer key (a text file); empty: no Authorization header")                \
+  XX(enrichment_timeout, "--enrichment-timeout", "PIVOTAL_ENRICHMENT_TIMEOUT", "5000",          \
+     "milliseconds a provider lookup may take (connecting: at most 2000); then the rules answer")
 
 typedef struct pv_settings {
 #define PV__XX(field, flag, env, def, help) const char *field;

@@ -408,7 +408,9 @@ static const char *industry_names[] = {
 
 /* NAICS 2022 code prefixes, longest first within a sector (first match
  * wins): the sectors of census.gov/naics, with the software and telecom
- * subsectors of 51 and 54 split out. */
+ * subsectors of 51 and 54 split out. 5112 is NAICS 2017's software
+ * publishers (5132 since 2022): enrichment providers still answer in 2017
+ * codes, and 5112 means nothing else in 2022. */
 static const struct {
   const char *prefix;
   acct_industry industry;
@@ -419,10 +421,11 @@ static const struct {
     {"33", ACCT_IND_MANUFACTURING},    {"42", ACCT_IND_WHOLESALE},
     {"44", ACCT_IND_RETAIL},           {"45", ACCT_IND_RETAIL},
     {"48", ACCT_IND_TRANSPORTATION},   {"49", ACCT_IND_TRANSPORTATION},
-    {"5132", ACCT_IND_SOFTWARE},       {"517", ACCT_IND_TELECOM},
-    {"518", ACCT_IND_SOFTWARE},        {"51", ACCT_IND_MEDIA},
-    {"524", ACCT_IND_INSURANCE},       {"52", ACCT_IND_FINANCE},
-    {"53", ACCT_IND_REAL_ESTATE},      {"5415", ACCT_IND_SOFTWARE},
+    {"5132", ACCT_IND_SOFTWARE},       {"5112", ACCT_IND_SOFTWARE},
+    {"517", ACCT_IND_TELECOM},         {"518", ACCT_IND_SOFTWARE},
+    {"51", ACCT_IND_MEDIA},            {"524", ACCT_IND_INSURANCE},
+    {"52", ACCT_IND_FINANCE},          {"53", ACCT_IND_REAL_ESTATE},
+    {"5415", ACCT_IND_SOFTWARE},
     {"54", ACCT_IND_PROFESSIONAL_SERVICES}, {"55", ACCT_IND_PROFESSIONAL_SERVICES},
     {"56", ACCT_IND_PROFESSIONAL_SERVICES}, {"61", ACCT_IND_EDUCATION},
     {"62", ACCT_IND_HEALTHCARE},       {"71", ACCT_IND_HOSPITALITY},

@@ -27,8 +27,9 @@
  *
  * Industry. decide functions do no I/O, so classification happens before a
  * command is submitted: acct_enrich() runs an acct_enricher (the built-in
- * rule table, or later an HTTP provider) and fills the input's industry
- * with source "enrichment" when the input has none.
+ * rule table, or the HTTP provider of adapters/enrich/enrich_http.h) and
+ * fills the input's industry with source "enrichment" when the input has
+ * none.
  *
  * Fields keep provenance (source, time observed) like contacts but account
  * writes are explicit: the latest write wins (SURV_LATEST_WRITE).

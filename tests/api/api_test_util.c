@@ -36,6 +36,7 @@ void apit_start(apit *t, const apit_opts *opts) {
   cfg.jwt_key_len = sizeof t->key;
   cfg.data_dir = opts->data_dir;
   cfg.unsub_key = opts->unsub_key;
+  cfg.enricher = opts->enricher;
   if (!opts->real_cost) cfg.pwpool.cost = test_cost;
   cfg.database_conninfo = opts->database_conninfo;
   auth_pwcost cost = cfg.pwpool.cost;

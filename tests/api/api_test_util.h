@@ -40,6 +40,7 @@ typedef struct apit_opts {
   const char *database_conninfo; /* the read models' database; NULL: none */
   const char *data_dir; /* api_config.data_dir (imports); NULL = none */
   const uint8_t *unsub_key; /* api_config.unsub_key (32 bytes); NULL = none */
+  const acct_enricher *enricher; /* api_config.enricher; NULL = the rules */
 } apit_opts;
 
 void apit_start(apit *t, const apit_opts *opts);

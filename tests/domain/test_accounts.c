@@ -271,6 +271,8 @@ static const char *classify(const char *name, const char *domain, const char *de
 
 static void test_rule_based_industry_classifier(void) {
   ASSERT_STR_EQ(classify("Acme", NULL, NULL, NULL, "541511"), "software");
+  ASSERT_STR_EQ(classify("Acme", NULL, NULL, NULL, "511210"), "software"); /* NAICS 2017 */
+  ASSERT_STR_EQ(classify("Acme", NULL, NULL, NULL, "519130"), "media");
   ASSERT_STR_EQ(classify("Acme", NULL, NULL, NULL, "524126"), "insurance");
   ASSERT_STR_EQ(classify("Acme", NULL, NULL, NULL, "622110"), "healthcare");
   ASSERT_STR_EQ(classify("Acme", NULL, NULL, "7372", NULL), "software");

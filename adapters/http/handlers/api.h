@@ -28,6 +28,7 @@
 
 #include "adapters/auth/auth_password.h"
 #include "adapters/http/http.h"
+#include "core/accounts.h"
 #include "core/writer.h"
 
 #include <stddef.h>
@@ -57,6 +58,11 @@ typedef struct api_config {
   /* The data directory: imports are spooled to DATA_DIR/imports; NULL:
    * the import routes answer 503. */
   const char *data_dir;
+  /* Industry enrichment of account creates and upserts: a provider that may
+   * block (adapters/enrich/enrich_http.h), run on libuv's thread pool, with
+   * the built-in rules answering when it fails or cannot tell; NULL: the
+   * rules only, on the loop. Must outlive the api. */
+  const acct_enricher *enricher;
 } api_config;
 
 /* Fills the defaults (the key is left empty: the owner must set it). */

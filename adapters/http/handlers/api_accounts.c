@@ -3,12 +3,15 @@
  * (PATCH, a user's edit: source "manual"), upsert by domain (PUT), soft
  * delete and restore, set or clear the parent, and define a custom field.
  * Each is one account command through the writer (core/accounts.h); the
- * built-in industry classifier runs before create and upsert submit, since
- * a decide does no I/O. If-Match guards the commands on an existing
+ * industry classifier runs before create and upsert submit, since a decide
+ * does no I/O: the built-in rules on the loop, or the configured provider
+ * (api_config.enricher) on libuv's thread pool, falling back to the rules
+ * when it fails. If-Match guards the commands on an existing
  * account; Idempotency-Key makes a retry answer the first result.
  */
 #include "adapters/http/handlers/api_crm.h"
 
+#include "adapters/http/http_metrics.h"
 #include "core/common/pv_time.h"
 
 #include <stdio.h>
@@ -83,7 +86,68 @@ static api_op *job_op(http_request *req, acct_job *j, const char *id, writer_dec
   return op;
 }
 
-/* create, PATCH and upsert: the body into j->w, classified when asked. */
+/* ---- industry enrichment by a provider, off the loop -------------------- */
+
+/* The provider may block for its timeout, so it runs on libuv's thread
+ * pool; the rules answer when it fails (the account is written all the
+ * same: enrichment is best effort) or cannot tell. The counters say how
+ * often the provider was asked and how often it failed. */
+typedef struct enrich_work {
+  uv_work_t work;
+  api_op *op;
+  const acct_enricher *provider;
+  int rc;
+  pv_error err;
+} enrich_work;
+
+static void enrich_run(uv_work_t *w) {
+  enrich_work *ew = w->data;
+  acct_job *j = ew->op->data;
+  ew->rc = acct_enrich(ew->provider, &j->body.in, j->body.description, j->body.industry,
+                       sizeof j->body.industry, &ew->err);
+}
+
+/* Rules where the provider gave nothing, then submits (on the loop). */
+static void enrich_submit(api_op *op, bool provider_failed) {
+  acct_job *j = op->data;
+  if (provider_failed)
+    http_metric_add(http_metric_counter("pivotal_enrichment_provider_failures_total",
+                                        "Provider lookups that failed; the rules answered."),
+                    1);
+  if (!j->body.in.industry)
+    acct_enrich(acct_enricher_rules(), &j->body.in, j->body.description, j->body.industry,
+                sizeof j->body.industry, NULL);
+  j->w.in = j->body.in;
+  api_op_submit(op);
+}
+
+static void enrich_done(uv_work_t *w, int status) {
+  enrich_work *ew = w->data;
+  api_op *op = ew->op;
+  bool failed = status != 0 || ew->rc != 0;
+  free(ew);
+  enrich_submit(op, failed);
+}
+
+/* Queues the provider's lookup for op; submits with the rules when the
+ * pool refuses it. */
+static void enrich_queue(api_op *op, const acct_enricher *provider) {
+  http_metric_add(http_metric_counter("pivotal_enrichment_provider_lookups_total",
+                                      "Account industry lookups sent to the provider."),
+                  1);
+  enrich_work *ew = pv_xcalloc(1, sizeof *ew);
+  ew->work.data = ew;
+  ew->op = op;
+  ew->provider = provider;
+  if (uv_queue_work(http_request_loop(op->req), &ew->work, enrich_run, enrich_done) != 0) {
+    free(ew);
+    enrich_submit(op, true);
+  }
+}
+
+/* create, PATCH and upsert: the body into j->w, classified when asked: by
+ * the configured provider off the loop when there is a domain to look up,
+ * else by the rules here. */
 static void write_route(http_request *req, const char *id, const char *source_default,
                         bool enrich, writer_decide_fn decide, int status, bool upsert) {
   cJSON *body;
@@ -93,7 +157,12 @@ static void write_route(http_request *req, const char *id, const char *source_de
   int rc = crm_acct_input(body, source_default, &j->body, &e);
   if (rc == 0 && upsert && !(j->body.in.domain && j->body.in.domain[0]))
     rc = pv_error_set(&e, PV_EINVAL, "/domain", "an upsert needs the domain");
-  if (rc == 0 && enrich)
+  const api *a = http_request_app(req);
+  const acct_enricher *provider =
+      enrich && !j->body.in.industry && j->body.in.domain && j->body.in.domain[0]
+          ? a->cfg.enricher
+          : NULL;
+  if (rc == 0 && enrich && !provider)
     rc = acct_enrich(acct_enricher_rules(), &j->body.in, j->body.description, j->body.industry,
                      sizeof j->body.industry, &e);
   if (rc) {
@@ -109,7 +178,9 @@ static void write_route(http_request *req, const char *id, const char *source_de
   j->status = status;
   j->upsert = upsert;
   api_op *op = job_op(req, j, id, decide, &j->w, write_finish);
-  if (op) api_op_submit(op);
+  if (!op) return;
+  if (provider) enrich_queue(op, provider);
+  else api_op_submit(op);
 }
 
 void api_accounts_create(http_request *req) {
