@@ -139,8 +139,14 @@ int cat_payload_json(const cat_event *ev, const void *payload, size_t len, pv_bu
   return cat_payload_json_omit(ev, payload, len, NULL, out);
 }
 
+static bool omitted(const char *const *omit, mp_slice key) {
+  for (size_t i = 0; omit && omit[i]; i++)
+    if (mp_slice_eq(key, omit[i])) return true;
+  return false;
+}
+
 int cat_payload_json_omit(const cat_event *ev, const void *payload, size_t len,
-                          const char *omit, pv_buf *out) {
+                          const char *const *omit, pv_buf *out) {
   mp_reader r;
   uint32_t pairs;
   size_t at = out->len;
@@ -152,7 +158,7 @@ int cat_payload_json_omit(const cat_event *ev, const void *payload, size_t len,
   for (uint32_t i = 0; i < pairs && rc == 0; i++) {
     mp_slice key;
     if ((rc = mp_read_str(&r, &key))) break;
-    if (omit && mp_slice_eq(key, omit)) {
+    if (omitted(omit, key)) {
       rc = mp_skip(&r, 1);
       continue;
     }
@@ -160,7 +166,7 @@ int cat_payload_json_omit(const cat_event *ev, const void *payload, size_t len,
     first = false;
     mpj_append_str(out, key.ptr, key.len);
     pv_buf_addch(out, ':');
-    const cat_field *f = cat_field_find(ev, key.ptr, key.len);
+    const cat_field *f = ev ? cat_field_find(ev, key.ptr, key.len) : NULL;
     if (f && f->secret) {
       pv_buf_addstr(out, "\"[redacted]\"");
       rc = mp_skip(&r, 1);

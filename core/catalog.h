@@ -64,10 +64,12 @@ const cat_field *cat_field_find(const cat_event *ev, const char *name, size_t le
  * Returns: 0, or mpj_append's errors (out unchanged).
  */
 int cat_payload_json(const cat_event *ev, const void *payload, size_t len, pv_buf *out);
-/* The same without the top-level field named omit (NULL: none), for a
- * reader that never looks at a bulky field. ev must not be NULL. */
+/* The same without the top-level fields named in omit (NULL-terminated;
+ * NULL: none), for a reader that never looks at a bulky field. A payload
+ * that is not a map is converted as it is; with ev NULL nothing is
+ * redacted. */
 int cat_payload_json_omit(const cat_event *ev, const void *payload, size_t len,
-                          const char *omit, pv_buf *out);
+                          const char *const *omit, pv_buf *out);
 
 /* Appends the catalogue as the Markdown page docs/events.md. */
 void cat_markdown(pv_buf *out);

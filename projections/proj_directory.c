@@ -162,7 +162,8 @@ static int digest(const evt_envelope *e, unsigned want, const char *only, pv_buf
 static int payload_json(const evt_envelope *e, pv_buf *out) {
   const cat_event *ce = cat_find(e->type.ptr, e->type.len, e->type_version);
   if (!ce) return cat_payload_json(ce, e->payload, e->payload_len, out);
-  return cat_payload_json_omit(ce, e->payload, e->payload_len, "changes", out);
+  static const char *const changes[] = {"changes", NULL};
+  return cat_payload_json_omit(ce, e->payload, e->payload_len, changes, out);
 }
 
 static int fold_json(pg_conn *c, const char *sql, unsigned want, const evt_envelope *events,

@@ -406,33 +406,10 @@ static int fc_list(pv_buf *out, const trail_head *h, int seq, const char *field,
 static int fc_definition(pv_buf *out, const trail_head *h, const evt_envelope *e,
                          const cat_event *ce) {
   fc_begin(out, 1007, "definition", strlen("definition"));
-  pv_buf_addstr(out, ",\"old\":null,\"new\":{");
-  mp_reader r;
-  uint32_t pairs;
-  mp_reader_init(&r, e->payload, e->payload_len);
-  int rc = mp_read_map(&r, &pairs);
-  bool first = true;
-  for (uint32_t i = 0; i < pairs && rc == 0; i++) {
-    mp_slice key;
-    if ((rc = mp_read_str(&r, &key))) break;
-    if (mp_slice_eq(key, "entity") || mp_slice_eq(key, "name")) {
-      rc = mp_skip(&r, 1);
-      continue;
-    }
-    if (!first) pv_buf_addch(out, ',');
-    first = false;
-    mpj_append_str(out, key.ptr, key.len);
-    pv_buf_addch(out, ':');
-    const cat_field *f = ce ? cat_field_find(ce, key.ptr, key.len) : NULL;
-    if (f && f->secret) {
-      pv_buf_addstr(out, "\"[redacted]\"");
-      rc = mp_skip(&r, 1);
-    } else {
-      rc = mpj_append_next(out, &r, 1);
-    }
-  }
+  pv_buf_addstr(out, ",\"old\":null,\"new\":");
+  static const char *const named[] = {"entity", "name", NULL};
+  int rc = cat_payload_json_omit(ce, e->payload, e->payload_len, named, out);
   if (rc) return rc;
-  pv_buf_addch(out, '}');
   fc_end(out, h, NULL);
   return 0;
 }
