@@ -6,6 +6,7 @@
 #include "adapters/enrich/enrich_http.h"
 
 #include "core/common/pv_buf.h"
+#include "core/common/pv_file.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -343,6 +344,11 @@ int enrich_http_load_key(const char *path, char key[ENRICH_HTTP_KEY_MAX + 1], pv
                  path);
     pv_error_detail(err, "%s.", strerror(errno));
     return PV_EIO;
+  }
+  if (pv_file_check_private(fd, "enrichment key", path, err)) {
+    close(fd);
+    snprintf(err->field, sizeof err->field, "enrichment-key-file");
+    return PV_EINVAL;
   }
   /* room for the key, surrounding white space (a trailing newline) and one
    * byte more to tell a key that is too long */

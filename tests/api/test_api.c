@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -578,6 +579,36 @@ static void test_cli_user_add_beside_the_server(void) {
   apit_stop(&t);
 }
 
+/* The JWT and unsubscribe keys: made once, owner-only; a given key file
+ * others can read is refused. */
+static void test_key_files_are_the_owners_alone(void) {
+  char dir[4096], path[4200];
+  snprintf(dir, sizeof dir, "%s", test_tmpdir());
+  uint8_t key[API_JWT_KEY_MAX], again[API_JWT_KEY_MAX];
+  size_t len = 0, len2 = 0;
+  pv_error err = PV_ERROR_INIT;
+  ASSERT_OK(api_load_jwt_key(NULL, dir, key, &len, &err));
+  snprintf(path, sizeof path, "%s/jwt.key", dir);
+  struct stat st;
+  ASSERT_EQ(stat(path, &st), 0);
+  ASSERT_EQ(st.st_mode & 0777, 0600);
+  ASSERT_OK(api_load_jwt_key(NULL, dir, again, &len2, &err));
+  ASSERT_EQ(len2, len);
+  ASSERT_MEM_EQ(again, key, len);
+
+  snprintf(path, sizeof path, "%s/given.key", dir);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ASSERT(fd >= 0);
+  ASSERT_EQ(write(fd, key, 32), 32);
+  close(fd);
+  ASSERT_OK(api_load_jwt_key(path, dir, again, &len2, &err));
+  ASSERT_EQ(chmod(path, 0644), 0);
+  ASSERT_ERR(api_load_jwt_key(path, dir, again, &len2, &err), PV_EINVAL);
+  ASSERT(strstr(err.message, "given.key") && strstr(err.hint, "chmod 600"));
+  uint8_t unsub[API_UNSUB_KEY_BYTES];
+  ASSERT_ERR(api_load_unsub_key(path, dir, unsub, &err), PV_EINVAL);
+}
+
 TEST_MAIN(TEST(test_login_me_refresh_rotation_reuse_logout),
           TEST(test_lockout_same_for_known_and_unknown), TEST(test_real_argon2_cost_login),
           TEST(test_user_changes_invalidate_tokens), TEST(test_client_user_reaching_staff_route),
@@ -585,4 +616,4 @@ TEST_MAIN(TEST(test_login_me_refresh_rotation_reuse_logout),
           TEST(test_idempotent_retry_and_if_match),
           TEST(test_min_position_waits_through_the_hook),
           TEST(test_min_position_without_waiter_answers_at_once),
-          TEST(test_cli_user_add_beside_the_server))
+          TEST(test_cli_user_add_beside_the_server), TEST(test_key_files_are_the_owners_alone))

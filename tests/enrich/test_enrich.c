@@ -221,6 +221,12 @@ static void test_key_file_and_config(void) {
   write_file(path, "  " KEY "\n");
   ASSERT_OK(enrich_http_load_key(path, key, &err));
   ASSERT_STR_EQ(key, KEY);
+  /* a key others can read is refused, as OpenSSH refuses a private key */
+  ASSERT_EQ(chmod(path, 0640), 0);
+  ASSERT_ERR(enrich_http_load_key(path, key, &err), PV_EINVAL);
+  ASSERT(strstr(err.hint, "chmod 600"));
+  ASSERT(!strstr(err.message, KEY) && !strstr(err.detail, KEY));
+  ASSERT_EQ(chmod(path, 0600), 0);
   write_file(path, "\n");
   ASSERT_ERR(enrich_http_load_key(path, key, &err), PV_EINVAL);
   write_file(path, "sk_a\r\nX-Evil: 1");

@@ -4,6 +4,7 @@
  * See api.h for the life cycle and the rules.
  */
 #include "adapters/http/handlers/api_crm.h"
+#include "core/common/pv_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -447,6 +448,11 @@ static int load_key(const char *what, const char *path, bool given, size_t make_
     pv_error_set(err, PV_EIO, NULL, "could not read the %s \"%s\"", what, path);
     pv_error_detail(err, "%s.", strerror(errno));
     return PV_EIO;
+  }
+  int rc = pv_file_check_private(fd, what, path, err);
+  if (rc) {
+    close(fd);
+    return rc;
   }
   size_t n = 0;
   ssize_t r;
