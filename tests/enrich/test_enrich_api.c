@@ -12,9 +12,11 @@
 #include "tests/api/api_test_util.h"
 #include "tests/enrich/stand_in.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define KEY "sk_api_test"
 
@@ -176,5 +178,62 @@ static void test_provider_down_falls_back_to_rules(void) {
   stop(&f);
 }
 
+typedef struct slow_call {
+  fixture *f;
+  const char *body;
+  char ind[64], src[64];
+} slow_call;
+
+static void *slow_write(void *arg) {
+  slow_call *c = arg;
+  write_account(c->f, "POST", "/api/accounts", c->body, 201, c->ind, c->src);
+  return NULL;
+}
+
+/* A stalled provider holds two lookups at most (API_ENRICH_MAX_IN_FLIGHT;
+ * the stand-in holds slow.example and accepts nothing else meanwhile, so
+ * held.example waits in its backlog):
+ * the next account write is classified by the rules at once, without
+ * asking it, and counted as skipped; the held ones end at the timeout with
+ * the rules' answer. */
+static void test_a_stalled_provider_holds_two_lookups_at_most(void) {
+  fixture f;
+  start(&f, NULL, 2000);
+  unsigned long lookups = counter("pivotal_enrichment_provider_lookups_total");
+  unsigned long skipped = counter("pivotal_enrichment_provider_skipped_total");
+  slow_call calls[2] = {
+      {.f = &f, .body = "{\"name\":\"Slow Logistics\",\"domain\":\"slow.example\"}"},
+      {.f = &f, .body = "{\"name\":\"Held Logistics\",\"domain\":\"held.example\"}"}};
+  pthread_t th[2];
+  int asked = stand_in_count(&f.s);
+  /* the first held by the stand-in before the second is sent, so the second
+   * waits in its backlog (the waits are hang guards, not timing assertions) */
+  ASSERT_EQ(pthread_create(&th[0], NULL, slow_write, &calls[0]), 0);
+  for (int waited = 0; stand_in_count(&f.s) < asked + 1; waited++) {
+    ASSERT(waited < 10000);
+    usleep(1000);
+  }
+  ASSERT_EQ(pthread_create(&th[1], NULL, slow_write, &calls[1]), 0);
+  for (int waited = 0; counter("pivotal_enrichment_provider_lookups_total") < lookups + 2;
+       waited++) {
+    ASSERT(waited < 10000);
+    usleep(1000);
+  }
+  asked = stand_in_count(&f.s);
+  char ind[64], src[64];
+  write_account(&f, "POST", "/api/accounts",
+                "{\"name\":\"Fabrikam Logistics\",\"domain\":\"soft.example\"}", 201, ind, src);
+  ASSERT_STR_EQ(ind, "transportation"); /* the rules', not the provider's "software" */
+  ASSERT_EQ(counter("pivotal_enrichment_provider_skipped_total"), skipped + 1);
+  ASSERT_EQ(counter("pivotal_enrichment_provider_lookups_total"), lookups + 2);
+  ASSERT_EQ(stand_in_count(&f.s), asked);
+  for (int i = 0; i < 2; i++) {
+    ASSERT_EQ(pthread_join(th[i], NULL), 0);
+    ASSERT_STR_EQ(calls[i].ind, "transportation");
+  }
+  stop(&f);
+}
+
 TEST_MAIN(TEST(test_provider_answers), TEST(test_provider_failing_falls_back_to_rules),
-          TEST(test_provider_down_falls_back_to_rules))
+          TEST(test_provider_down_falls_back_to_rules),
+          TEST(test_a_stalled_provider_holds_two_lookups_at_most))

@@ -92,6 +92,12 @@ static api_op *job_op(http_request *req, acct_job *j, const char *id, writer_dec
  * pool; the rules answer when it fails (the account is written all the
  * same: enrichment is best effort) or cannot tell. The counters say how
  * often the provider was asked and how often it failed. */
+/* Provider lookups in flight at once: half of libuv's default pool of 4
+ * threads, which contact batches' normalization and file reads share. Past
+ * it the rules answer at once, so a stalled provider delays a few account
+ * writes by its timeout and nothing else. */
+#define API_ENRICH_MAX_IN_FLIGHT 2
+
 typedef struct enrich_work {
   uv_work_t work;
   api_op *op;
@@ -126,6 +132,7 @@ static void enrich_done(uv_work_t *w, int status) {
   api_op *op = ew->op;
   bool failed = status != 0 || ew->rc != 0;
   free(ew);
+  op->app->enrich_in_flight--;
   enrich_submit(op, failed);
 }
 
@@ -142,7 +149,9 @@ static void enrich_queue(api_op *op, const acct_enricher *provider) {
   if (uv_queue_work(http_request_loop(op->req), &ew->work, enrich_run, enrich_done) != 0) {
     free(ew);
     enrich_submit(op, true);
+    return;
   }
+  op->app->enrich_in_flight++;
 }
 
 /* create, PATCH and upsert: the body into j->w, classified when asked: by
@@ -162,6 +171,13 @@ static void write_route(http_request *req, const char *id, const char *source_de
       enrich && !j->body.in.industry && j->body.in.domain && j->body.in.domain[0]
           ? a->cfg.enricher
           : NULL;
+  if (provider && a->enrich_in_flight >= API_ENRICH_MAX_IN_FLIGHT) {
+    http_metric_add(http_metric_counter("pivotal_enrichment_provider_skipped_total",
+                                        "Lookups the rules answered because the provider "
+                                        "already had its most in flight."),
+                    1);
+    provider = NULL;
+  }
   if (rc == 0 && enrich && !provider)
     rc = acct_enrich(acct_enricher_rules(), &j->body.in, j->body.description, j->body.industry,
                      sizeof j->body.industry, &e);

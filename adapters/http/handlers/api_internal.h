@@ -68,6 +68,7 @@ struct api {
   ds_service *dsets;          /* domain-set worker, started on first use */
   api_imports *imports;       /* NULL without a data directory */
   crm_jobs *jobs;             /* bulk jobs (api_crm.h) */
+  unsigned enrich_in_flight;  /* provider lookups on the pool (api_accounts.c) */
 };
 
 /* The authenticated principal of a request (http_request_principal). */
