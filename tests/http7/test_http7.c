@@ -705,10 +705,14 @@ static int collect_event(void *arg, const evt_envelope *e, const uint8_t *raw, s
   return 0;
 }
 
-static char *row_json(pg_conn *c, const char *schema_table, const char *download) {
+/* The download's row in schema's downloads table, as JSON. */
+static char *row_json(pg_conn *c, const char *schema, const char *download) {
+  char *q = PQescapeIdentifier(pg_conn_raw(c), schema, strlen(schema));
+  ASSERT(q != NULL);
   char sql[256];
-  snprintf(sql, sizeof sql, "SELECT row_to_json(d)::text FROM %s d WHERE download_id = $1",
-           schema_table);
+  snprintf(sql, sizeof sql,
+           "SELECT row_to_json(d)::text FROM %s.downloads d WHERE download_id = $1", q);
+  PQfreemem(q);
   const char *values[] = {download};
   PGresult *res = NULL;
   pv_error err = PV_ERROR_INIT;
@@ -833,7 +837,7 @@ static void test_large_download(void) {
     ASSERT_STR_EQ(cJSON_GetStringValue(x), PQgetvalue(ids, i, 0));
   cJSON_Delete(j);
   PQclear(ids);
-  char *live = row_json(c, "rm_lead_downloads.downloads", download);
+  char *live = row_json(c, "rm_lead_downloads", download);
 
   /* any batch boundaries: each event a batch of its own, then all of them
    * again as one batch (already folded: nothing changes) */
@@ -846,7 +850,7 @@ static void test_large_download(void) {
   for (size_t k = 0; k < ev.n; k++) ASSERT_OK(proj_lead_downloads_fold(c, &ev.e[k], 1, &err));
   ASSERT_OK(proj_lead_downloads_fold(c, ev.e, ev.n, &err));
   log_read_end(rd);
-  char *scratch = row_json(c, "dl_scratch.downloads", download);
+  char *scratch = row_json(c, "dl_scratch", download);
   ASSERT(strcmp(scratch, live) == 0);
   free(scratch);
   pg_conn_free(c);
@@ -854,7 +858,7 @@ static void test_large_download(void) {
   /* a rebuild from the log gives the same row */
   ASSERT_OK(pg_connect(&c, h.pg.db, &err));
   ASSERT_OK(proj_rebuild(h.pg.t.log, c, proj_find("lead_downloads"), NULL, NULL, NULL, &err));
-  char *rebuilt = row_json(c, "rm_lead_downloads.downloads", download);
+  char *rebuilt = row_json(c, "rm_lead_downloads", download);
   ASSERT(strcmp(rebuilt, live) == 0);
   free(rebuilt);
   free(live);
