@@ -7,6 +7,15 @@
 
 #include "projections/proj.h"
 
+#include <string.h>
+
+/* The entity id of a stream "kind-<id>": what follows the first '-', all
+ * of it when there is none (rm_lib.stream_id in SQL). */
+static inline mp_slice proj_stream_id(mp_slice stream) {
+  const char *dash = memchr(stream.ptr, '-', stream.len);
+  return dash ? (mp_slice){dash + 1, stream.len - (size_t)(dash + 1 - stream.ptr)} : stream;
+}
+
 int proj_event_counts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 int proj_audit_events_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);
 int proj_suppressions_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err);

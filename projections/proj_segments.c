@@ -50,13 +50,11 @@ static int exec(pg_conn *c, const char *sql, int n, const char *const *v, pv_err
   return pg_exec(c, sql, n, v, NULL, err);
 }
 
-/* The entity id of a stream "kind-<id>". */
+/* The entity id of e's stream "kind-<id>" as a string (cut to cap). */
 static void stream_id(const evt_envelope *e, char *out, size_t cap) {
-  const char *dash = memchr(e->stream.ptr, '-', e->stream.len);
-  size_t off = dash ? (size_t)(dash + 1 - e->stream.ptr) : 0;
-  size_t n = e->stream.len - off;
-  if (n >= cap) n = cap - 1;
-  memcpy(out, e->stream.ptr + off, n);
+  mp_slice id = proj_stream_id(e->stream);
+  size_t n = id.len < cap ? id.len : cap - 1;
+  memcpy(out, id.ptr, n);
   out[n] = '\0';
 }
 

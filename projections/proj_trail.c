@@ -251,16 +251,10 @@ static int row_send(trail_row *row) {
   return rc;
 }
 
-/* What precedes '-' in a stream id (all of it when there is none) and what
- * follows the first '-' (rm_lib.stream_id: all of it too). */
+/* What precedes '-' in a stream id (all of it when there is none). */
 static mp_slice stream_entity(mp_slice s) {
   const char *dash = memchr(s.ptr, '-', s.len);
   return (mp_slice){s.ptr, dash ? (size_t)(dash - s.ptr) : s.len};
-}
-
-static mp_slice stream_id(mp_slice s) {
-  const char *dash = memchr(s.ptr, '-', s.len);
-  return dash ? (mp_slice){dash + 1, s.len - (size_t)(dash + 1 - s.ptr)} : s;
 }
 
 static bool type_is(const evt_envelope *e, const char *type) { return mp_slice_eq(e->type, type); }
@@ -304,7 +298,7 @@ static int head_fill(trail_head *h, const evt_envelope *e, const trail_payload *
     if ((rc = val_text(&h->buf, &p->name, &null_name))) return rc;
     h->null[H_ENTITY_ID] = null_entity || null_name;
   } else {
-    mp_slice ent = stream_entity(e->stream), id = stream_id(e->stream);
+    mp_slice ent = stream_entity(e->stream), id = proj_stream_id(e->stream);
     head_mark(h, H_ENTITY);
     mpj_append_text(&h->buf, ent.ptr, ent.len);
     head_mark(h, H_ENTITY_ID);
@@ -576,7 +570,7 @@ static int tl_event(trail_row *row, pv_buf *about, const evt_envelope *e) {
     mpj_append_text(about, e->stream.ptr, e->stream.len);
   }
   mp_slice whole = {about->data, about->len};
-  mp_slice ent = stream_entity(whole), id = stream_id(whole);
+  mp_slice ent = stream_entity(whole), id = proj_stream_id(whole);
   if (ent.len == 0 || id.len == 0) return 0;
   char ts[32];
   pv_format_rfc3339_us(e->ts_us, ts);
