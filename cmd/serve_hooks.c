@@ -49,17 +49,13 @@ static void position_reached(int rc, void *arg) { http_request_position_done(arg
 static void wait_for_projections(void *ctx, http_request *req, uint64_t position,
                                  unsigned timeout_ms) {
   serve_hooks *h = ctx;
-  const char *names[HOOKS_MAX_PROJECTIONS];
-  size_t n = 0;
-  /* what the route reads (api_reads.c); every projection when unlisted */
-  const char *const *reads = api_route_reads(http_request_route(req));
-  if (reads) {
-    while (reads[n] && n < HOOKS_MAX_PROJECTIONS) names[n] = reads[n], n++;
-    if (n == 0) return http_request_position_done(req, 0);
-  } else {
-    for (size_t i = 0; i < proj_count() && n < HOOKS_MAX_PROJECTIONS; i++)
-      names[n++] = proj_at(i)->name;
-  }
+  const char *all[HOOKS_MAX_PROJECTIONS], *names[HOOKS_MAX_PROJECTIONS];
+  size_t nall = 0;
+  for (size_t i = 0; i < proj_count() && nall < HOOKS_MAX_PROJECTIONS; i++)
+    all[nall++] = proj_at(i)->name;
+  /* what the route reads (api_reads.c) */
+  size_t n = api_route_waits_for(http_request_route(req), all, nall, names, nall);
+  if (n == 0) return http_request_position_done(req, 0);
   int rc = proj_wait_position(h->projections, names, n, position, timeout_ms,
                               http_request_loop(req), position_reached, req);
   if (rc) http_request_position_done(req, rc);

@@ -11,18 +11,12 @@
 static void reached(int rc, void *arg) { http_request_position_done(arg, rc); }
 
 /* Pivotal-Min-Position as `pivotal serve` waits: for what the route reads
- * (api_route_reads), of the projections the suite runs; for all of those
- * when the route is not listed. */
+ * (api_route_waits_for), of the projections the suite runs. */
 static void waiter(void *ctx, http_request *req, uint64_t position, unsigned timeout_ms) {
   apit_pg *h = ctx;
-  const char *const *reads = api_route_reads(http_request_route(req));
   const char *names[32];
-  size_t n = 0;
-  for (size_t i = 0; i < h->nprojections && n < 32; i++) {
-    bool read = !reads;
-    for (size_t k = 0; reads && reads[k]; k++) read = read || !strcmp(reads[k], h->projections[i]);
-    if (read) names[n++] = h->projections[i];
-  }
+  size_t n = api_route_waits_for(http_request_route(req), h->projections, h->nprojections,
+                                 names, 32);
   if (n == 0) return http_request_position_done(req, 0);
   int rc = proj_wait_position(h->proj, names, n, position, timeout_ms, http_request_loop(req),
                               reached, req);

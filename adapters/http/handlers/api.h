@@ -116,6 +116,14 @@ int api_load_jwt_key(const char *key_file, const char *data_dir,
 const char *const *api_route_reads(const http_route *route);
 
 /*
+ * The projections a request of route with Pivotal-Min-Position waits for:
+ * those of running[0..nrunning) that the route reads (all of them for a
+ * route not listed), into out[0..cap). 0: it need not wait.
+ */
+size_t api_route_waits_for(const http_route *route, const char *const *running,
+                           size_t nrunning, const char **out, size_t cap);
+
+/*
  * The unsubscribe links' HMAC key: read from key_file when it is not empty
  * (exactly API_UNSUB_KEY_BYTES raw bytes), else from DATA_DIR/unsub.key,
  * made once (random, mode 0600) when absent.

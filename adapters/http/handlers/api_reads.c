@@ -19,13 +19,15 @@
 #include "adapters/http/handlers/api_internal.h"
 #include "adapters/http/handlers/api_seg.h"
 
+#include <string.h>
+
 #define READS(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define NOTHING ((const char *const[]){NULL})
 
 static const struct {
   http_handler_fn handler;
   const char *const *reads;
-} reads[] = {
+} route_reads[] = {
     {http_handle_healthz, NOTHING},
     {http_handle_readyz, NOTHING},
     {http_handle_metrics, NOTHING},
@@ -74,7 +76,19 @@ static const struct {
 };
 
 const char *const *api_route_reads(const http_route *route) {
-  for (size_t i = 0; route && i < sizeof reads / sizeof reads[0]; i++)
-    if (reads[i].handler == route->handler) return reads[i].reads;
+  for (size_t i = 0; route && i < sizeof route_reads / sizeof route_reads[0]; i++)
+    if (route_reads[i].handler == route->handler) return route_reads[i].reads;
   return NULL;
+}
+
+size_t api_route_waits_for(const http_route *route, const char *const *running,
+                           size_t nrunning, const char **out, size_t cap) {
+  const char *const *reads = api_route_reads(route);
+  size_t n = 0;
+  for (size_t i = 0; i < nrunning && n < cap; i++) {
+    bool read = !reads;
+    for (size_t k = 0; reads && reads[k] && !read; k++) read = strcmp(reads[k], running[i]) == 0;
+    if (read) out[n++] = running[i];
+  }
+  return n;
 }
