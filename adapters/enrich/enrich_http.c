@@ -22,7 +22,9 @@
 struct enrich_http {
   acct_enricher enricher; /* impl points back here */
   char *base_url;         /* without a trailing '/' */
-  char *auth_header;      /* "Authorization: Bearer KEY", or NULL */
+  /* the request headers, the same for every lookup (curl only reads
+   * them): Accept, and "Authorization: Bearer KEY" with a key */
+  struct curl_slist *headers;
   char *key_name;          /* the key's file, for errors; NULL without a key */
   long connect_timeout_ms, timeout_ms;
 };
@@ -193,7 +195,6 @@ static int http_classify(const acct_enricher *self, const acct_enrich_in *in, ch
   if (!h) return pv_error_set(err, PV_EUNAVAILABLE, NULL, "could not start an HTTP request");
   answer a = {PV_BUF_INIT, false};
   pv_buf url = PV_BUF_INIT;
-  struct curl_slist *headers = NULL, *more;
   char detail[CURL_ERROR_SIZE] = "";
   int rc = 0;
   char *q = curl_easy_escape(h, d.domain, 0);
@@ -203,17 +204,11 @@ static int http_classify(const acct_enricher *self, const acct_enrich_in *in, ch
   }
   pv_buf_addf(&url, "%s/v2/companies/find?domain=%s", p->base_url, q);
   curl_free(q);
-  if (!(more = curl_slist_append(headers, "Accept: application/json"))) goto nomem;
-  headers = more;
-  if (p->auth_header) {
-    if (!(more = curl_slist_append(headers, p->auth_header))) goto nomem;
-    headers = more;
-  }
   /* NOSIGNAL: several threads time out at once, which curl's SIGALRM-based
    * resolver timeout cannot do safely; redirects are not followed, so the
    * key never goes to another host. */
   if (curl_easy_setopt(h, CURLOPT_URL, url.data) ||
-      curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers) ||
+      curl_easy_setopt(h, CURLOPT_HTTPHEADER, p->headers) ||
       curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) ||
       curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") ||
       curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) ||
@@ -238,11 +233,7 @@ static int http_classify(const acct_enricher *self, const acct_enrich_in *in, ch
                                    industry, cap, err);
   else
     rc = status_error(p, status, err);
-  goto done;
-nomem:
-  rc = pv_error_set(err, PV_ENOMEM, NULL, "out of memory building the request");
 done:
-  curl_slist_free_all(headers);
   curl_easy_cleanup(h);
   pv_buf_release(&url);
   pv_buf_release(&a.body);
@@ -307,10 +298,15 @@ int enrich_http_new(const enrich_http_config *cfg, enrich_http **out, pv_error *
   p->base_url = pv_xstrdup(cfg->base_url);
   for (size_t n = strlen(p->base_url); n > 0 && p->base_url[n - 1] == '/'; n--)
     p->base_url[n - 1] = '\0';
+  if (!(p->headers = curl_slist_append(NULL, "Accept: application/json"))) goto nomem;
   if (key[0]) {
     pv_buf h = PV_BUF_INIT;
     pv_buf_addf(&h, "Authorization: Bearer %s", key);
-    p->auth_header = pv_buf_detach(&h, NULL);
+    struct curl_slist *more = curl_slist_append(p->headers, h.data);
+    explicit_bzero(h.data, h.len);
+    pv_buf_release(&h);
+    if (!more) goto nomem;
+    p->headers = more;
   }
   if (key[0]) p->key_name = pv_xstrdup(cfg->key_name && cfg->key_name[0] ? cfg->key_name : "?");
   p->connect_timeout_ms =
@@ -319,14 +315,15 @@ int enrich_http_new(const enrich_http_config *cfg, enrich_http **out, pv_error *
   p->enricher = (acct_enricher){"enrichment", http_classify, p};
   *out = p;
   return 0;
+nomem:
+  enrich_http_free(p);
+  return pv_error_set(err, PV_ENOMEM, NULL, "out of memory building the request headers");
 }
 
 void enrich_http_free(enrich_http *p) {
   if (!p) return;
-  if (p->auth_header) {
-    explicit_bzero(p->auth_header, strlen(p->auth_header));
-    free(p->auth_header);
-  }
+  for (struct curl_slist *h = p->headers; h; h = h->next) explicit_bzero(h->data, strlen(h->data));
+  curl_slist_free_all(p->headers);
   free(p->base_url);
   free(p->key_name);
   free(p);
