@@ -19,7 +19,8 @@
  *   "c": {NAME: new value or null}           custom_fields.NAME
  *   "p": {field: {source, priority, observed_at} or null}
  * so a fold applies a change set as jsonb_strip_nulls(old || x->'f').
- * Each fold gets only what its function reads (FOLD_* below): "d" without
+ * Each fold gets only what its function reads (jsonb parsing is most of a
+ * batch's cost next to the set-based folds, bench_import): "d" without
  * `changes`, and for the accounts fold a contact event's account_id alone.
  * Values are rendered by the same msgpack→JSON mapping as the payload; a
  * field the catalogue marks secret anywhere (cat_name_is_secret) shows
@@ -117,14 +118,6 @@ static int digest_change(mp_reader *r, const char *only, pv_buf *f, pv_buf *cf, 
   return 0;
 }
 
-/* What a fold's function reads of an element: the digest's f, c and p
- * (accounts, contacts). The rest is left out: jsonb parsing is most of a
- * batch's cost next to the set-based folds (bench_import). */
-enum {
-  FOLD_DIGEST = 2,  /* x.f, x.c, x.p */
-  FOLD_LINK = 8,    /* of a contact event, only x.f.account_id and no d */
-};
-
 /* The accounts fold reads of a contact event only its type, stream and
  * whether it sets account_id (rm_lib.acct_contact_event, accounts_apply):
  * the rest of its digest and payload, most of an import's batch, is left
@@ -135,8 +128,8 @@ static bool is_contact_event(const evt_envelope *e) {
 }
 
 /* Appends ,"x":{...} for the payload's `changes` (empty objects when it has
- * none), the parts want names; with only, the changes of that field alone. */
-static int digest(const evt_envelope *e, unsigned want, const char *only, pv_buf *out) {
+ * none); with only, the changes of that field alone. */
+static int digest(const evt_envelope *e, const char *only, pv_buf *out) {
   pv_buf f = PV_BUF_INIT, cf = PV_BUF_INIT, prov = PV_BUF_INIT, val = PV_BUF_INIT;
   pv_buf_addch(&f, '{');
   pv_buf_addch(&cf, '{');
@@ -148,7 +141,7 @@ static int digest(const evt_envelope *e, unsigned want, const char *only, pv_buf
   else if (rc == 0) rc = mp_read_array(&r, &n);
   for (uint32_t i = 0; i < n && rc == 0; i++)
     rc = digest_change(&r, only, &f, &cf, &prov, &val);
-  if (rc == 0 && (want & FOLD_DIGEST))
+  if (rc == 0)
     pv_buf_addf(out, ",\"x\":{\"f\":%s},\"c\":%s},\"p\":%s}}", f.data, cf.data, prov.data);
   pv_buf_release(&f);
   pv_buf_release(&cf);
@@ -166,7 +159,9 @@ static int payload_json(const evt_envelope *e, pv_buf *out) {
   return cat_payload_json_omit(ce, e->payload, e->payload_len, changes, out);
 }
 
-static int fold_json(pg_conn *c, const char *sql, unsigned want, const evt_envelope *events,
+/* One fold's batch; with link_only, a contact event is sent as its type,
+ * stream and account_id change alone (the accounts fold). */
+static int fold_json(pg_conn *c, const char *sql, bool link_only, const evt_envelope *events,
                      size_t n, pv_error *err) {
   if (n == 0) return 0;
   pv_buf batch = PV_BUF_INIT;
@@ -186,7 +181,7 @@ static int fold_json(pg_conn *c, const char *sql, unsigned want, const evt_envel
     pv_buf_addstr(&batch, ",\"a\":");
     add_json_str(&batch, e->actor.ptr, e->actor.len);
     pv_buf_addstr(&batch, ",\"d\":");
-    bool link = (want & FOLD_LINK) && is_contact_event(e);
+    bool link = link_only && is_contact_event(e);
     if (link) pv_buf_addstr(&batch, "{}");
     else rc = payload_json(e, &batch);
     if (rc) {
@@ -194,7 +189,7 @@ static int fold_json(pg_conn *c, const char *sql, unsigned want, const evt_envel
                    e->position);
       goto out;
     }
-    if ((rc = digest(e, want, link ? "account_id" : NULL, &batch))) {
+    if ((rc = digest(e, link ? "account_id" : NULL, &batch))) {
       pv_error_set(err, rc, "/payload/changes", "the changes of position %" PRIu64 " do not read",
                    e->position);
       goto out;
@@ -210,10 +205,9 @@ out:
 }
 
 int proj_accounts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_accounts($1::jsonb)", FOLD_DIGEST | FOLD_LINK, events,
-                   n, err);
+  return fold_json(c, "SELECT rm_lib.fold_accounts($1::jsonb)", true, events, n, err);
 }
 
 int proj_contacts_fold(pg_conn *c, const evt_envelope *events, size_t n, pv_error *err) {
-  return fold_json(c, "SELECT rm_lib.fold_contacts($1::jsonb)", FOLD_DIGEST, events, n, err);
+  return fold_json(c, "SELECT rm_lib.fold_contacts($1::jsonb)", false, events, n, err);
 }
